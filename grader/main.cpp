@@ -1,0 +1,157 @@
+// main.cpp: `swa`, the kit's command line.
+//
+//   swa grade      grade the stages (see grade.h)
+//   swa bench      time stages against their own full-attention run
+//   swa pattern    draw a pattern and its tile classes
+//   swa reference  check the CPU reference against the definition, and time it
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "bench.h"
+#include "device.h"
+#include "inputs.h"
+#include "pattern_spec.h"
+#include "reference.h"
+
+namespace {
+
+using namespace swa;
+
+// Integers from a comma-separated list ("512,1024,2048").
+std::vector<int> parse_sizes(const std::string& text, const char* what) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw CLI::ValidationError(what, "'" + item + "' is not an integer");
+    }
+  }
+  return out;
+}
+
+int run_pattern(const std::string& text, int N, int tile) {
+  const PatternSpec spec = parse_pattern(text, N);
+  std::cout << spec.to_string() << ", N = " << N << ": 'x' where query i sees key j\n\n" << render_pattern(spec, N);
+  if (tile > 0) {
+    std::cout << "\nTiles of " << tile << " x " << tile << ": F full (no mask), P partial (mask), . empty (skip)\n\n"
+              << render_tiles(spec, N, tile, tile);
+  }
+  return 0;
+}
+
+int run_reference(int B, int H, int N, int D, const std::string& pattern) {
+  std::cout << "Reference self-check: attention() against the definition (every pair, long double) on every "
+               "pattern and awkward sizes ...\n";
+  const reference::SelfCheck check = reference::self_check(std::random_device{}());
+  std::cout << "  " << check.cases << " cases, " << check.failed << " failed, worst relative error "
+            << check.worst_error << "\n";
+  if (check.failed) std::cout << "  first failure: " << check.first_failure << "\n";
+
+  Problem p;
+  p.B = B, p.H = H, p.N = N, p.D = D, p.scale = default_scale(D);
+  const PatternSpec spec = parse_pattern(pattern, N);
+  p.pattern = spec.view();
+  const std::string why = check_problem(p, HeadDims::kAny);
+  if (!why.empty()) throw CLI::ValidationError("shape", why);
+  const HostInputs in = random_inputs(p, 1);
+  const auto start = std::chrono::steady_clock::now();
+  const reference::Result r = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "Reference time for B=" << B << " H=" << H << " N=" << N << " D=" << D << " " << spec.to_string()
+            << ": " << seconds << " s (" << r.o.size() << " outputs)\n";
+  return check.failed ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sliding-window attention course kit: grade, benchmark and explore the stages"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("swa, stage ABI ") + std::to_string(kSwaAbiVersion));
+
+  // swa pattern
+  auto* pattern_cmd = app.add_subcommand("pattern", "Draw an attention pattern and the tile classes of TileMask");
+  std::string pattern_text;
+  int pattern_n = 8, pattern_tile = 0;
+  pattern_cmd->add_option("pattern", pattern_text, "the pattern, e.g. sliding:2, causal:3, dilated:2:2, global:1:0,6, "
+                                                   "adaptive:0:3 (docs/patterns.md)")
+      ->required();
+  pattern_cmd->add_option("-N,--seq-len", pattern_n, "sequence length")->check(CLI::Range(1, 256));
+  pattern_cmd->add_option("--tiles", pattern_tile, "also draw the tile classes for tiles of this size")
+      ->check(CLI::Range(1, 256));
+
+  // swa reference
+  auto* ref_cmd = app.add_subcommand("reference", "Self-check the CPU reference and time it (no GPU needed)");
+  int rB = 1, rH = 16, rN = 16384, rD = 64;
+  std::string ref_pattern = "sliding:128";
+  ref_cmd->add_option("-B", rB, "batch")->check(CLI::Range(1, kMaxBatchHeads));
+  ref_cmd->add_option("-H", rH, "heads")->check(CLI::Range(1, kMaxBatchHeads));
+  ref_cmd->add_option("-N", rN, "sequence length")->check(CLI::Range(1, kMaxSeqLen));
+  ref_cmd->add_option("-D", rD, "head dimension")->check(CLI::Range(1, kMaxHeadDim));
+  ref_cmd->add_option("--pattern", ref_pattern, "attention pattern (docs/patterns.md)");
+
+  // swa bench
+  auto* bench_cmd = app.add_subcommand("bench", "Time stages at the exercise's sizes and at sizes that fill the GPU");
+  BenchOptions bench;
+  bench.stages_dir = SWA_STAGE_DIR;
+  std::string bench_stages, bench_fill = "512,1024,2048,4096,8192,16384", bench_json;
+  bool bench_no_full = false, bench_no_check = false, bench_exercise_only = false;
+  int bench_d = 64;
+  bench_cmd->add_option("--variant", bench.variant, "which implementation: solution or student")
+      ->check(CLI::IsMember({"solution", "student"}));
+  bench_cmd->add_option("--stages", bench_stages, "comma-separated stage names (default: all of the variant)");
+  bench_cmd->add_option("--fill-sizes", bench_fill, "N values for the B=4, H=16 shapes (empty: none)");
+  bench_cmd->add_flag("--exercise-only", bench_exercise_only, "only the exercise's B=H=1 shapes");
+  bench_cmd->add_option("-D", bench_d, "head dimension")->check(CLI::IsMember({16, 32, 64, 128}));
+  bench_cmd->add_option("--pattern", bench.pattern, "pattern of the timed runs (docs/patterns.md)");
+  bench_cmd->add_flag("--no-full", bench_no_full, "skip the full-attention runs (and the speedups)");
+  bench_cmd->add_flag("--no-check", bench_no_check, "skip checking the outputs against the reference");
+  bench_cmd->add_option("--json", bench_json, "write every measurement to this JSON file (input of plots/)");
+  bench_cmd->add_option("--stages-dir", bench.stages_dir, "where the stage libraries are (the build's stages/)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*pattern_cmd) return run_pattern(pattern_text, pattern_n, pattern_tile);
+    if (*ref_cmd) return run_reference(rB, rH, rN, rD, ref_pattern);
+    if (*bench_cmd) {
+      std::string why;
+      if (!gpu_available(&why)) {
+        std::cerr << "swa bench: " << why << ". Benchmarks need a GPU.\n";
+        return 3;
+      }
+      std::stringstream stages(bench_stages);
+      for (std::string s; std::getline(stages, s, ',');)
+        if (!s.empty()) bench.stages.push_back(s);
+      bench.shapes = standard_shapes(bench_exercise_only || bench_fill.empty() ? std::vector<int>{}
+                                                                               : parse_sizes(bench_fill, "--fill-sizes"),
+                                     bench_d);
+      bench.with_full = !bench_no_full;
+      bench.check = !bench_no_check;
+      const nlohmann::json results = run_benchmarks(bench, std::cerr);
+      print_bench_table(results, std::cout);
+      if (!bench_json.empty()) {
+        std::ofstream out(bench_json);
+        if (!out) throw std::runtime_error("cannot write " + bench_json);
+        out << results.dump(2) << "\n";
+        std::cout << "wrote " << bench_json << "\n";
+      }
+      return 0;
+    }
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "swa: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

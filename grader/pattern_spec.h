@@ -1,0 +1,62 @@
+// pattern_spec.h: attention patterns on the host: build them, read them from text, check them.
+//
+// A PatternSpec owns the arrays a pattern needs (global positions, per-query windows); view() lends them
+// out as the plain swa::Pattern that the reference reads, and the GPU harness uploads (device.h).
+//
+// Text form, used on every command line of the kit (inclusive windows, as in problem.h):
+//   sliding:W            i-W <= j <= i+W              sliding:L:R   i-L <= j <= i+R
+//   causal:W             i-W <= j <= i
+//   dilated:W:d          j = i + k*d, -W <= k <= W    dilated:L:R:d
+//   global:W:g1,g2,...   window W, plus global positions g1 < g2 < ... (each sees and is seen by all)
+//   adaptive:MIN:MAX     a window (left, right) per query, each drawn uniformly from [MIN, MAX]
+//   adaptive:[l0,l1,...]:[r0,r1,...]   the N windows given explicitly
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "problem.h"
+
+namespace swa {
+
+struct PatternSpec {
+  PatternKind kind = PatternKind::kSlidingWindow;
+  int left = 0;
+  int right = 0;
+  int dilation = 1;
+  std::vector<int32_t> global_positions;
+  std::vector<int32_t> adaptive_left, adaptive_right;
+
+  static PatternSpec sliding(int left, int right);
+  static PatternSpec sliding(int window) { return sliding(window, window); }
+  static PatternSpec causal(int window);
+  static PatternSpec dilated(int left, int right, int dilation);
+  static PatternSpec global_local(int window, std::vector<int32_t> global_positions);
+  static PatternSpec adaptive(std::vector<int32_t> left, std::vector<int32_t> right);
+  // Per-query windows drawn uniformly from [min_window, max_window], reproducibly from seed.
+  static PatternSpec adaptive_random(int N, int min_window, int max_window, uint64_t seed);
+
+  // A non-owning view over this object's arrays (host memory); valid while this object lives unchanged.
+  Pattern view() const;
+  // "" when the pattern is valid for sequences of length N, else why not (names the argument and range).
+  std::string check(int N) const;
+  // The text form above (adaptive windows shown as their range, since they are too many to list).
+  std::string to_string() const;
+};
+
+// Reads the text form above, for sequences of length N; `seed` draws adaptive windows.
+// Throws std::invalid_argument with a message naming the bad part and what is allowed.
+PatternSpec parse_pattern(const std::string& text, int N, uint64_t seed = 1);
+
+// The pattern as text, a row per query: 'x' where query i may see key j, '.' where not.
+//   j:   0 1 2 3 4 5 6 7
+//   i=0  x x x . . . . .
+std::string render_pattern(const PatternSpec& spec, int N);
+// The tile classes of TileMask, a row per query tile: 'F' full, 'P' partial, '.' empty.
+std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n);
+
+// The number of (i, j) pairs the pattern allows over a sequence of N: the useful work is 4*D flops a pair.
+long long count_allowed_pairs(const PatternSpec& spec, int N);
+
+}  // namespace swa

@@ -1,0 +1,50 @@
+// stage_library.cpp: dlopen a stage and check its entry point.
+#include "stage_library.h"
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+namespace swa {
+
+StageLibrary::StageLibrary(const std::string& path) : path_(path) {
+  if (!std::filesystem::exists(path)) throw std::runtime_error("stage library " + path + " does not exist (is it built?)");
+  // RTLD_LOCAL: every stage exports the same symbol; each library keeps its own.
+  handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle_ == nullptr) throw std::runtime_error("cannot load stage library " + path + ": " + dlerror());
+  const auto entry = reinterpret_cast<SwaStageApiFn>(dlsym(handle_, SWA_STAGE_API_SYMBOL));
+  if (entry == nullptr) {
+    dlclose(handle_);
+    throw std::runtime_error(path + " does not export " SWA_STAGE_API_SYMBOL "(): was it built with SWA_EXPORT_STAGE?");
+  }
+  api_ = entry();
+  if (api_ == nullptr || api_->abi_version != kSwaAbiVersion || api_->forward == nullptr ||
+      api_->workspace_bytes == nullptr || api_->name == nullptr) {
+    dlclose(handle_);
+    throw std::runtime_error(path + " was built against another version of stages/common/problem.h (ABI " +
+                             std::to_string(api_ ? api_->abi_version : -1) + ", expected " +
+                             std::to_string(kSwaAbiVersion) + "): rebuild it");
+  }
+}
+
+StageLibrary::~StageLibrary() {
+  if (handle_ != nullptr) dlclose(handle_);
+}
+
+std::string stage_path(const std::string& stages_dir, const std::string& variant, const std::string& stage) {
+  return (std::filesystem::path(stages_dir) / variant / (stage + ".so")).string();
+}
+
+std::vector<std::string> list_stages(const std::string& stages_dir, const std::string& variant) {
+  std::vector<std::string> names;
+  const std::filesystem::path dir = std::filesystem::path(stages_dir) / variant;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.path().extension() == ".so") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace swa

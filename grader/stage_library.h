@@ -1,0 +1,39 @@
+// stage_library.h: load a stage (student or solution) from its shared library.
+//
+// Every stage is built as <stages dir>/<variant>/<stage>.so (cmake/SwaStage.cmake) and exports
+// swa_stage_api() (stages/common/problem.h, section 6). Loading it at run time is what lets one grader
+// drive any stage, ship solutions compiled, and run each stage in a process of its own.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "problem.h"
+
+namespace swa {
+
+class StageLibrary {
+ public:
+  // Loads the library; throws std::runtime_error naming the file and what went wrong.
+  explicit StageLibrary(const std::string& path);
+  ~StageLibrary();
+  StageLibrary(const StageLibrary&) = delete;
+  StageLibrary& operator=(const StageLibrary&) = delete;
+
+  const SwaStageApi& api() const { return *api_; }
+  std::string name() const { return api_->name; }
+  bool supports(PatternKind kind) const { return (api_->patterns & pattern_bit(kind)) != 0; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  void* handle_ = nullptr;
+  const SwaStageApi* api_ = nullptr;
+};
+
+// The stage libraries of one variant ("student" or "solution") under a stages directory, by name
+// ("01_naive", ...), sorted; empty if there are none.
+std::vector<std::string> list_stages(const std::string& stages_dir, const std::string& variant);
+std::string stage_path(const std::string& stages_dir, const std::string& variant, const std::string& stage);
+
+}  // namespace swa

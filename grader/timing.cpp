@@ -1,0 +1,116 @@
+// timing.cpp: CUDA-event timing with warm-up, L2 flushes and medians.
+#include "timing.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "cuda_check.h"
+
+namespace swa {
+namespace {
+
+// Runs the stage once on `stream`; throws with the stage's message if it refuses or fails to launch.
+void enqueue(const SwaStageApi& stage, DeviceProblem& gpu, cudaStream_t stream) {
+  char message[1024] = {};
+  const Tensors t = gpu.tensors();
+  if (stage.forward(&gpu.problem(), &t, gpu.workspace(), stream, message, sizeof(message)) != kSwaOk)
+    throw std::runtime_error(std::string(stage.name) + ": " + message);
+}
+
+// A buffer twice the size of the L2 cache: writing it evicts whatever the previous run left there.
+class L2Flusher {
+ public:
+  L2Flusher() {
+    int device = 0, l2 = 0;
+    SWA_CUDA_CHECK(cudaGetDevice(&device));
+    SWA_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device));
+    buffer_ = DeviceArray<unsigned char>(std::max(2 * static_cast<size_t>(l2), size_t{1} << 20));
+  }
+  void flush(cudaStream_t stream, int run) {
+    SWA_CUDA_CHECK(cudaMemsetAsync(buffer_.get(), run & 0xff, buffer_.size(), stream));
+  }
+
+ private:
+  DeviceArray<unsigned char> buffer_;
+};
+
+}  // namespace
+
+Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOptions& options, cudaStream_t stream) {
+  L2Flusher l2;
+  cudaEvent_t start, stop;
+  SWA_CUDA_CHECK(cudaEventCreate(&start));
+  SWA_CUDA_CHECK(cudaEventCreate(&stop));
+  std::vector<double> times;
+  try {
+    auto timed_run = [&](int run) {
+      if (options.flush_l2) l2.flush(stream, run);
+      SWA_CUDA_CHECK(cudaEventRecord(start, stream));
+      enqueue(stage, gpu, stream);
+      SWA_CUDA_CHECK(cudaEventRecord(stop, stream));
+      SWA_CUDA_CHECK(cudaEventSynchronize(stop));
+      float ms = 0;
+      SWA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+      return static_cast<double>(ms);
+    };
+    const bool slow = timed_run(0) > options.slow_run_ms;
+    for (int w = 1; w < options.warmup && !slow; ++w) timed_run(w);
+    const int min_repeats = slow ? options.slow_repeats : options.min_repeats;
+    const int max_repeats = slow ? options.slow_repeats : options.max_repeats;
+    double spent = 0;
+    for (int r = 0; r < max_repeats; ++r) {
+      if (r >= min_repeats && spent > options.budget_ms) break;
+      times.push_back(timed_run(r));
+      spent += times.back();
+    }
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+
+  Timing t;
+  t.runs = static_cast<int>(times.size());
+  std::sort(times.begin(), times.end());
+  const size_t n = times.size();
+  t.median_ms = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+  t.min_ms = times.front();
+  t.max_ms = times.back();
+  return t;
+}
+
+double useful_tflops(const Problem& p, long long pairs_per_head, double ms) {
+  const double flops = 4.0 * p.D * static_cast<double>(pairs_per_head) * p.batch_heads();
+  return ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0.0;
+}
+
+double tile_count_bound(const Pattern& pattern, int N) {
+  auto visited = [N](const Pattern& pat) {
+    const TileMask mask{pat, N};
+    long long tiles = 0;
+    for (int m = 0; m < mask.num_query_tiles(); ++m)
+      for (int n = mask.first_key_tile(m); n < mask.num_key_tiles(); n = mask.next_key_tile(m, n)) ++tiles;
+    return tiles;
+  };
+  Pattern full;
+  full.kind = PatternKind::kSlidingWindow;
+  full.left = full.right = N;
+  return static_cast<double>(visited(full)) / static_cast<double>(visited(pattern));
+}
+
+std::string gpu_description() {
+  int device = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+    cudaGetLastError();
+    return "no GPU";
+  }
+  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
+         std::to_string(prop.multiProcessorCount) + " SMs)";
+}
+
+}  // namespace swa

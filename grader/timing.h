@@ -1,0 +1,46 @@
+// timing.h: how long a stage takes on the GPU.
+//
+// Warm-up runs first (module load, first-touch, clocks), then `repeats` timed runs, each between two CUDA
+// events with the L2 cache flushed just before it (so every run reads its inputs from device memory, as
+// a run inside a real model would); the median is the result.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "device.h"
+#include "problem.h"
+
+namespace swa {
+
+struct TimingOptions {
+  int warmup = 3;
+  int min_repeats = 20;
+  int max_repeats = 100;
+  double budget_ms = 1500;  // stop adding repeats past this much GPU time (never below min_repeats)
+  // A run slower than slow_run_ms (a large full-attention run of a slow stage) is repeated only
+  // slow_repeats times after one warm-up; the result says how many runs it took.
+  double slow_run_ms = 250;
+  int slow_repeats = 5;
+  bool flush_l2 = true;
+};
+
+struct Timing {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+  int runs = 0;
+};
+
+// Times stage.forward on `gpu` (inputs already uploaded). Throws std::runtime_error if a run fails.
+Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOptions& options, cudaStream_t stream);
+
+// Useful work: 4*D flops for each (query, key) pair the pattern allows, over B*H heads, in TFLOP/s.
+double useful_tflops(const Problem& p, long long allowed_pairs_per_head, double ms);
+
+// The tile-count bound on a pattern's speedup over full attention: key tiles visited by every query
+// tile at W >= N, over those visited under the pattern (TileMask, 64 x 64 tiles).
+double tile_count_bound(const Pattern& pattern_on_host, int N);
+
+// The GPU's name and compute capability, e.g. "NVIDIA H100 80GB HBM3 (sm_90)".
+std::string gpu_description();
+
+}  // namespace swa

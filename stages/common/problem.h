@@ -1,0 +1,473 @@
+// problem.h: the sliding-window attention problem, defined once.
+//
+// Every kernel (student stage or reference solution), the CPU reference, the grader, the benchmarks and
+// the tests include this header, so none of them can disagree about a shape, a layout, a tile size, or
+// which key a query may see.
+//
+//     O[b,h,i,:] = sum_j softmax_j( scale * Q[b,h,i,:] . K[b,h,j,:] ) * V[b,h,j,:]
+//
+// where j runs over the keys that the attention pattern lets query i see (section 2).
+//
+// Contents
+//   1. sizes and limits         tile sizes, supported head dimensions, the largest accepted arguments
+//   2. attention patterns       Pattern::allows(i, j): "may query i see key j"
+//   3. the problem              shapes, layout [B, H, N, D], tensors, workspace
+//   4. tile masks               TileMask: which key tiles a query tile touches, which need masking
+//   5. argument checks          check_problem(): a message naming the bad argument and its range
+//   6. the stage interface      the C entry point every stage exports (see stage.h)
+#pragma once
+
+#include <cuda_fp16.h>         // __half, on host and device
+#include <cuda_runtime_api.h>  // cudaStream_t
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#if defined(__CUDACC__)
+#define SWA_HD __host__ __device__ __forceinline__
+#else
+#define SWA_HD inline
+#endif
+
+namespace swa {
+
+// ---------------------------------------------------------------------------------------------------
+// 1. Sizes and limits
+// ---------------------------------------------------------------------------------------------------
+
+// Tiles of the exercise: a block owns kTileM queries and walks the keys kTileN at a time.
+constexpr int kTileM = 64;
+constexpr int kTileN = 64;
+
+// Head dimensions every kernel supports. The CPU reference accepts any D in [1, kMaxHeadDim].
+constexpr int kHeadDims[] = {16, 32, 64, 128};
+constexpr int kMaxHeadDim = 128;
+
+// Limits that keep every index of a valid problem inside 32-bit integers on the GPU:
+// i + window <= 2^20 + 2^30 < 2^31, and B*H*N*D < 2^31 elements.
+constexpr int kMaxSeqLen = 1 << 20;
+constexpr int kMaxWindow = 1 << 30;  // a window >= N already means "every key"; larger adds nothing
+constexpr int kMaxBatchHeads = 65535;  // B*H, the CUDA limit on gridDim.y
+constexpr long long kMaxElements = (1LL << 31) - 1;  // B*H*N*D
+
+SWA_HD int ceil_div(int a, int b) { return (a + b - 1) / b; }
+SWA_HD long long floor_div(long long a, long long b) {  // b > 0; rounds toward -infinity
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+SWA_HD int min_int(int a, int b) { return a < b ? a : b; }
+SWA_HD int max_int(int a, int b) { return a > b ? a : b; }
+
+// ---------------------------------------------------------------------------------------------------
+// 2. Attention patterns (docs/patterns.md draws each one)
+// ---------------------------------------------------------------------------------------------------
+//
+// All bounds are inclusive; i and j are positions in [0, N).
+//   kSlidingWindow        i - left <= j <= i + right   (the exercise: left = right = W; W >= N is full attention)
+//   kCausalSlidingWindow  the same and j <= i           (so right has no effect)
+//   kDilated              j = i + k*dilation for some integer k with -left <= k <= right
+//   kGlobalLocal          j in the sliding window of i, or j is global, or i is global
+//   kAdaptive             i - adaptive_left[i] <= j <= i + adaptive_right[i]   (a window per query)
+enum class PatternKind : int32_t {
+  kSlidingWindow = 0,
+  kCausalSlidingWindow = 1,
+  kDilated = 2,
+  kGlobalLocal = 3,
+  kAdaptive = 4,
+};
+constexpr int kNumPatternKinds = 5;
+
+// A bit per pattern kind, for the set of patterns a stage supports.
+constexpr uint32_t pattern_bit(PatternKind kind) { return 1u << static_cast<int>(kind); }
+constexpr uint32_t kAllPatterns = (1u << kNumPatternKinds) - 1;
+
+inline const char* pattern_name(PatternKind kind) {
+  switch (kind) {
+    case PatternKind::kSlidingWindow: return "sliding";
+    case PatternKind::kCausalSlidingWindow: return "causal";
+    case PatternKind::kDilated: return "dilated";
+    case PatternKind::kGlobalLocal: return "global";
+    case PatternKind::kAdaptive: return "adaptive";
+  }
+  return "unknown";
+}
+
+// A pattern as kernels see it: plain values and pointers, no ownership. The arrays live where the code
+// that reads them runs (device memory for kernels, host memory for the CPU side); grader/pattern_spec.h
+// builds, owns, checks and uploads them.
+struct Pattern {
+  PatternKind kind = PatternKind::kSlidingWindow;
+  int32_t left = 0;      // keys before the query (every kind but kAdaptive)
+  int32_t right = 0;     // keys after the query (kSlidingWindow, kDilated, kGlobalLocal)
+  int32_t dilation = 1;  // kDilated: distance between visible keys, >= 1
+  int32_t num_global = 0;                    // kGlobalLocal: number of global positions
+  const int32_t* global_positions = nullptr;  // kGlobalLocal: sorted, strictly increasing, in [0, N)
+  const int32_t* adaptive_left = nullptr;     // kAdaptive: N windows, each >= 0
+  const int32_t* adaptive_right = nullptr;    // kAdaptive: N windows, each >= 0
+
+  // Number of global positions < x (a lower bound by binary search in the sorted list).
+  SWA_HD int globals_before(int x) const {
+    int lo = 0, hi = num_global;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (global_positions[mid] < x) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+  SWA_HD bool is_global(int x) const {
+    const int k = globals_before(x);
+    return k < num_global && global_positions[k] == x;
+  }
+  SWA_HD int globals_in(int first, int last) const {  // global positions in [first, last]
+    return globals_before(last + 1) - globals_before(first);
+  }
+
+  // May query i see key j?  (0 <= i, j < N)
+  SWA_HD bool allows(int i, int j) const {
+    switch (kind) {
+      case PatternKind::kSlidingWindow:
+        return i - left <= j && j <= i + right;
+      case PatternKind::kCausalSlidingWindow:
+        return i - left <= j && j <= i;
+      case PatternKind::kDilated: {
+        const int delta = j - i;
+        if (delta % dilation != 0) return false;
+        const int k = delta / dilation;  // exact, so no rounding question
+        return -left <= k && k <= right;
+      }
+      case PatternKind::kGlobalLocal:
+        return (i - left <= j && j <= i + right) || is_global(j) || is_global(i);
+      case PatternKind::kAdaptive:
+        return i - adaptive_left[i] <= j && j <= i + adaptive_right[i];
+    }
+    return false;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// 3. The problem
+// ---------------------------------------------------------------------------------------------------
+
+// Shapes and parameters. Q, K, V: fp16 [B, H, N, D]; O: fp32 [B, H, N, D]; all contiguous.
+struct Problem {
+  int32_t B = 1;  // batch
+  int32_t H = 1;  // heads
+  int32_t N = 1;  // sequence length (queries = keys)
+  int32_t D = 64;  // head dimension
+  float scale = 0.125f;  // softmax(scale * Q.K); default_scale(D) = 1/sqrt(D); 1 is the exercise's literal formula
+  Pattern pattern;
+
+  SWA_HD int batch_heads() const { return B * H; }
+  // Offset of element (bh, i, 0), where bh = b*H + h indexes the B*H independent attention problems.
+  SWA_HD size_t row_offset(int bh, int i) const {
+    return (static_cast<size_t>(bh) * N + i) * D;
+  }
+  SWA_HD size_t num_elements() const { return static_cast<size_t>(B) * H * N * D; }
+};
+
+inline float default_scale(int D) { return 1.0f / std::sqrt(static_cast<float>(D)); }
+
+struct Tensors {
+  const __half* q = nullptr;  // [B, H, N, D]
+  const __half* k = nullptr;  // [B, H, N, D]
+  const __half* v = nullptr;  // [B, H, N, D]
+  float* o = nullptr;         // [B, H, N, D], written by the stage
+};
+
+// Scratch device memory a stage asked for through its workspace_bytes(); kernels never allocate.
+struct Workspace {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// 4. Tile masks
+// ---------------------------------------------------------------------------------------------------
+//
+// Query tile m holds queries [m*tile_m, min(N, (m+1)*tile_m)); key tile n holds keys
+// [n*tile_n, min(N, (n+1)*tile_n)). A (query tile, key tile) pair is
+//   kEmpty    no query of the tile may see any key of the tile: skip it;
+//   kFull     the key tile is complete (tile_n keys, none past N) and every query of the tile may see every
+//             key of the tile: compute it without a per-element mask;
+//   kPartial  anything else: mask element by element (Pattern::allows, and j < N).
+// Queries past N in a ragged last query tile are never looked at: kernels do not store them.
+enum class TileClass : int32_t { kEmpty = 0, kPartial = 1, kFull = 2 };
+
+struct TileMask {
+  Pattern pattern;
+  int N = 1;
+  int tile_m = kTileM;
+  int tile_n = kTileN;
+
+  SWA_HD int num_query_tiles() const { return ceil_div(N, tile_m); }
+  SWA_HD int num_key_tiles() const { return ceil_div(N, tile_n); }
+
+  // Classify the pair (query tile m, key tile n), exactly (grader/tests/test_patterns.cpp checks every
+  // answer against enumerating the pairs).
+  SWA_HD TileClass classify(int m, int n) const {
+    const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;  // queries [i0, i1]
+    const int j0 = n * tile_n, j1 = min_int(N, j0 + tile_n) - 1;  // keys [j0, j1]
+    const bool complete = j0 + tile_n <= N;
+    // Every difference j - i in [j1 - i0 ... j0 - i1] occurs in the tile (and no other).
+    const int lo = j0 - i1, hi = j1 - i0;
+    TileClass c = TileClass::kEmpty;
+    switch (pattern.kind) {
+      case PatternKind::kSlidingWindow: c = classify_deltas(lo, hi, -pattern.left, pattern.right); break;
+      case PatternKind::kCausalSlidingWindow: c = classify_deltas(lo, hi, -pattern.left, 0); break;
+      case PatternKind::kDilated: c = classify_dilated(lo, hi); break;
+      case PatternKind::kGlobalLocal: c = classify_global_local(i0, i1, j0, j1); break;
+      case PatternKind::kAdaptive: c = classify_adaptive(i0, i1, j0, j1); break;
+    }
+    return (c == TileClass::kFull && !complete) ? TileClass::kPartial : c;
+  }
+
+  // The first key tile after n that query tile m touches (not kEmpty), or num_key_tiles() if none.
+  // Walk the tiles of query tile m with
+  //     for (int n = mask.first_key_tile(m); n < mask.num_key_tiles(); n = mask.next_key_tile(m, n))
+  SWA_HD int first_key_tile(int m) const { return next_key_tile(m, -1); }
+  SWA_HD int next_key_tile(int m, int n) const {
+    const int end = num_key_tiles();
+    const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
+    switch (pattern.kind) {
+      case PatternKind::kSlidingWindow:
+        return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
+      case PatternKind::kCausalSlidingWindow:
+        return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1));
+      case PatternKind::kAdaptive: {
+        // Each query's window contains the query itself and the queries are consecutive, so the union
+        // of the windows is one interval: its tiles are exactly the non-empty ones.
+        int first = i0, last = i1;
+        for (int i = i0; i <= i1; ++i) {
+          first = min_int(first, i - pattern.adaptive_left[i]);
+          last = max_int(last, i + pattern.adaptive_right[i]);
+        }
+        return next_in_span(n, key_tile_of(first), key_tile_of(last));
+      }
+      case PatternKind::kDilated: {
+        // The non-empty tiles lie between these two, with gaps when dilation > tile_m.
+        const long long reach_l = static_cast<long long>(pattern.left) * pattern.dilation;
+        const long long reach_r = static_cast<long long>(pattern.right) * pattern.dilation;
+        const int last = key_tile_of(i1 + reach_r);
+        for (int t = max_int(n + 1, key_tile_of(i0 - reach_l)); t <= last; ++t)
+          if (classify(m, t) != TileClass::kEmpty) return t;
+        return end;
+      }
+      case PatternKind::kGlobalLocal: {
+        if (pattern.globals_in(i0, i1) > 0) return n + 1 < end ? n + 1 : end;  // a global query sees all
+        // Otherwise: the tiles of the local windows, and the tiles holding a global key.
+        int next = next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
+        const int k = pattern.globals_before((n + 1) * tile_n);
+        if (k < pattern.num_global) next = min_int(next, pattern.global_positions[k] / tile_n);
+        return next;
+      }
+    }
+    return end;
+  }
+
+ private:
+  // The key tile holding position x, with x clamped into [0, N).
+  SWA_HD int key_tile_of(long long x) const {
+    const long long c = x < 0 ? 0 : (x >= N ? N - 1 : x);
+    return static_cast<int>(c / tile_n);
+  }
+  // The first tile after n inside [first, last], or num_key_tiles().
+  SWA_HD int next_in_span(int n, int first, int last) const {
+    const int t = max_int(n + 1, first);
+    return t <= last ? t : num_key_tiles();
+  }
+  // Differences j - i fill [lo, hi]; the pattern allows exactly the differences in [a, b].
+  SWA_HD static TileClass classify_deltas(int lo, int hi, int a, int b) {
+    if (hi < a || lo > b) return TileClass::kEmpty;
+    if (lo >= a && hi <= b) return TileClass::kFull;
+    return TileClass::kPartial;
+  }
+  SWA_HD TileClass classify_dilated(int lo, int hi) const {
+    const long long d = pattern.dilation;
+    const long long a = lo > -pattern.left * d ? lo : -pattern.left * d;
+    const long long b = hi < pattern.right * d ? hi : pattern.right * d;
+    // Allowed differences are the multiples of d inside [a, b].
+    if (a > b || -floor_div(-a, d) * d > b) return TileClass::kEmpty;
+    if (lo == hi) return TileClass::kFull;  // one difference, and it is allowed
+    // Two consecutive differences are never both multiples of d >= 2.
+    return d == 1 ? classify_deltas(lo, hi, -pattern.left, pattern.right) : TileClass::kPartial;
+  }
+  SWA_HD TileClass classify_global_local(int i0, int i1, int j0, int j1) const {
+    const int q_globals = pattern.globals_in(i0, i1);
+    const int k_globals = pattern.globals_in(j0, j1);
+    const TileClass local = classify_deltas(j0 - i1, j1 - i0, -pattern.left, pattern.right);
+    if (local == TileClass::kEmpty && q_globals == 0 && k_globals == 0) return TileClass::kEmpty;
+    // Global rows and global columns are allowed whole; the rest must lie inside the local window.
+    if (q_globals == i1 - i0 + 1 || k_globals == j1 - j0 + 1) return TileClass::kFull;
+    const int qa = first_non_global(i0), qb = last_non_global(i1);
+    const int ka = first_non_global(j0), kb = last_non_global(j1);
+    return classify_deltas(ka - qb, kb - qa, -pattern.left, pattern.right) == TileClass::kFull
+               ? TileClass::kFull
+               : TileClass::kPartial;
+  }
+  SWA_HD int first_non_global(int x) const {  // smallest position >= x that is not global
+    for (int k = pattern.globals_before(x); k < pattern.num_global && pattern.global_positions[k] == x; ++k) ++x;
+    return x;
+  }
+  SWA_HD int last_non_global(int x) const {  // largest position <= x that is not global
+    for (int k = pattern.globals_before(x + 1) - 1; k >= 0 && pattern.global_positions[k] == x; --k) --x;
+    return x;
+  }
+  SWA_HD TileClass classify_adaptive(int i0, int i1, int j0, int j1) const {
+    bool any = false, all = true;
+    for (int i = i0; i <= i1; ++i) {
+      const int first = i - pattern.adaptive_left[i], last = i + pattern.adaptive_right[i];
+      any = any || (first <= j1 && last >= j0);
+      all = all && (first <= j0 && last >= j1);
+    }
+    return !any ? TileClass::kEmpty : (all ? TileClass::kFull : TileClass::kPartial);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------------
+// 5. Argument checks (host only)
+// ---------------------------------------------------------------------------------------------------
+//
+// Each returns "" when the arguments are valid, else one sentence naming the argument, its value and the
+// allowed range. Stages call check_problem() and check_tensors() before every launch (stage.h does it);
+// the arrays behind a pattern are checked on the host by check_pattern_arrays() (grader/pattern_spec.h
+// calls it before they are uploaded), since a stage cannot read them without a copy.
+
+inline bool is_supported_head_dim(int D) {
+  for (int d : kHeadDims)
+    if (d == D) return true;
+  return false;
+}
+
+namespace detail {
+inline std::string out_of_range(const char* name, long long value, long long lo, long long hi) {
+  return std::string(name) + " = " + std::to_string(value) + " is out of range: " + name + " must be in [" +
+         std::to_string(lo) + ", " + std::to_string(hi) + "]";
+}
+}  // namespace detail
+
+enum class HeadDims { kKernel, kAny };  // kKernel: kHeadDims only; kAny: the CPU reference's [1, kMaxHeadDim]
+
+inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims::kKernel) {
+  using detail::out_of_range;
+  if (p.B < 1 || p.B > kMaxBatchHeads) return out_of_range("B", p.B, 1, kMaxBatchHeads);
+  if (p.H < 1 || p.H > kMaxBatchHeads) return out_of_range("H", p.H, 1, kMaxBatchHeads);
+  if (static_cast<long long>(p.B) * p.H > kMaxBatchHeads)
+    return out_of_range("B*H", static_cast<long long>(p.B) * p.H, 1, kMaxBatchHeads);
+  if (p.N < 1 || p.N > kMaxSeqLen) return out_of_range("N", p.N, 1, kMaxSeqLen);
+  if (head_dims == HeadDims::kKernel && !is_supported_head_dim(p.D))
+    return "D = " + std::to_string(p.D) + " is not supported: D must be one of 16, 32, 64, 128";
+  if (p.D < 1 || p.D > kMaxHeadDim) return out_of_range("D", p.D, 1, kMaxHeadDim);
+  if (static_cast<long long>(p.B) * p.H * p.N * p.D > kMaxElements)
+    return out_of_range("B*H*N*D", static_cast<long long>(p.B) * p.H * p.N * p.D, 1, kMaxElements);
+  if (!std::isfinite(p.scale) || !(p.scale > 0.0f))
+    return "scale = " + std::to_string(p.scale) + " is out of range: scale must be finite and > 0";
+
+  const Pattern& pat = p.pattern;
+  switch (pat.kind) {
+    case PatternKind::kSlidingWindow:
+    case PatternKind::kCausalSlidingWindow:
+    case PatternKind::kDilated:
+    case PatternKind::kGlobalLocal:
+      if (pat.left < 0 || pat.left > kMaxWindow) return out_of_range("window left", pat.left, 0, kMaxWindow);
+      if (pat.right < 0 || pat.right > kMaxWindow) return out_of_range("window right", pat.right, 0, kMaxWindow);
+      break;
+    case PatternKind::kAdaptive:
+      if (pat.adaptive_left == nullptr || pat.adaptive_right == nullptr)
+        return "adaptive windows are null: the adaptive pattern needs adaptive_left and adaptive_right, N values each";
+      break;
+    default:
+      return out_of_range("pattern kind", static_cast<int>(pat.kind), 0, kNumPatternKinds - 1);
+  }
+  if (pat.kind == PatternKind::kDilated && (pat.dilation < 1 || pat.dilation > kMaxSeqLen))
+    return out_of_range("dilation", pat.dilation, 1, kMaxSeqLen);
+  if (pat.kind == PatternKind::kGlobalLocal) {
+    if (pat.num_global < 0 || pat.num_global > p.N) return out_of_range("number of global positions", pat.num_global, 0, p.N);
+    if (pat.num_global > 0 && pat.global_positions == nullptr)
+      return "global positions are null but their number is " + std::to_string(pat.num_global);
+  }
+  return "";
+}
+
+// Reads the pattern's arrays, so pass a pattern whose pointers are host memory.
+inline std::string check_pattern_arrays(const Pattern& pat, int N) {
+  using detail::out_of_range;
+  if (pat.kind == PatternKind::kGlobalLocal) {
+    for (int k = 0; k < pat.num_global; ++k) {
+      const int g = pat.global_positions[k];
+      if (g < 0 || g >= N) return out_of_range(("global position #" + std::to_string(k)).c_str(), g, 0, N - 1);
+      if (k > 0 && g <= pat.global_positions[k - 1])
+        return "global positions must be strictly increasing: #" + std::to_string(k) + " = " + std::to_string(g) +
+               " follows " + std::to_string(pat.global_positions[k - 1]);
+    }
+  }
+  if (pat.kind == PatternKind::kAdaptive) {
+    for (int i = 0; i < N; ++i) {
+      const std::string at = "[" + std::to_string(i) + "]";
+      if (pat.adaptive_left[i] < 0 || pat.adaptive_left[i] > kMaxWindow)
+        return out_of_range(("adaptive_left" + at).c_str(), pat.adaptive_left[i], 0, kMaxWindow);
+      if (pat.adaptive_right[i] < 0 || pat.adaptive_right[i] > kMaxWindow)
+        return out_of_range(("adaptive_right" + at).c_str(), pat.adaptive_right[i], 0, kMaxWindow);
+    }
+  }
+  return "";
+}
+
+// Kernels move 16 bytes at a time, so every tensor must start on a 16-byte boundary (cudaMalloc's do).
+constexpr size_t kTensorAlignment = 16;
+
+inline std::string check_tensors(const Problem& p, const Tensors& t) {
+  const std::string count = std::to_string(p.num_elements());
+  const struct {
+    const char* name;
+    const void* ptr;
+    const char* type;
+  } tensors[] = {{"Q", t.q, "fp16"}, {"K", t.k, "fp16"}, {"V", t.v, "fp16"}, {"O", t.o, "fp32"}};
+  for (const auto& x : tensors) {
+    if (x.ptr == nullptr)
+      return std::string(x.name) + " is null: it must point to B*H*N*D = " + count + " " + x.type + " values on the GPU";
+    if (reinterpret_cast<uintptr_t>(x.ptr) % kTensorAlignment != 0)
+      return std::string(x.name) + " is not 16-byte aligned: every tensor must start on a 16-byte boundary";
+  }
+  return "";
+}
+
+}  // namespace swa
+
+// ---------------------------------------------------------------------------------------------------
+// 6. The stage interface
+// ---------------------------------------------------------------------------------------------------
+//
+// Every stage, student or solution, is built as a shared library that exports one C function,
+// swa_stage_api(). The grader, tests and benchmarks load it at run time (grader/stage_library.h), so a
+// stage can be swapped, shipped compiled without its source, and run in a process of its own. A stage
+// writes its launcher and exports it with SWA_EXPORT_STAGE (stage.h); it never writes this by hand.
+extern "C" {
+
+enum SwaStatus : int32_t {
+  kSwaOk = 0,
+  kSwaInvalidArgument = 1,  // check_problem() or check_tensors() failed, or the workspace is too small
+  kSwaUnsupported = 2,      // the stage does not implement this pattern
+  kSwaCudaError = 3,        // a CUDA call or launch failed
+  kSwaInternalError = 4,    // anything else the launcher threw
+};
+
+constexpr int32_t kSwaAbiVersion = 1;
+
+struct SwaStageApi {
+  int32_t abi_version;          // kSwaAbiVersion when the stage was built
+  const char* name;             // the stage folder's name, e.g. "03_masked_windows"
+  uint32_t patterns;            // the pattern kinds it implements: pattern_bit(kind) set for each
+  // Device scratch memory the stage needs for this problem, in bytes.
+  size_t (*workspace_bytes)(const swa::Problem* problem);
+  // Enqueue the computation of O on `stream`; does not synchronize. On failure, returns a SwaStatus
+  // other than kSwaOk and writes a message into error[0 .. error_capacity).
+  int32_t (*forward)(const swa::Problem* problem, const swa::Tensors* tensors, swa::Workspace workspace,
+                     cudaStream_t stream, char* error, size_t error_capacity);
+};
+
+// The one symbol a stage library exports.
+typedef const SwaStageApi* (*SwaStageApiFn)(void);
+#define SWA_STAGE_API_SYMBOL "swa_stage_api"
+
+}  // extern "C"
