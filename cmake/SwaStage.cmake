@@ -2,6 +2,7 @@
 #
 #   swa_add_stage(student stages/03_masked_windows)
 #   swa_add_stage(solution solutions/03_masked_windows)
+#   swa_add_stage(planted solutions/04_online_softmax 97_correct)
 #
 # builds <folder>/kernel.cu into the stage library ${CMAKE_BINARY_DIR}/stages/<variant>/<stage>.so, which
 # exports swa_stage_api() (stages/common/problem.h, section 6). The grader, tests and benchmarks load it
@@ -9,8 +10,12 @@
 
 set(SWA_STAGE_OUTPUT_DIR "${CMAKE_BINARY_DIR}/stages")
 
+# An optional third argument names the library differently from its folder.
 function(swa_add_stage variant folder)
   get_filename_component(stage "${folder}" NAME)
+  if(ARGC GREATER 2)
+    set(stage "${ARGV2}")
+  endif()
   set(target swa_${variant}_${stage})
   add_library(${target} MODULE "${folder}/kernel.cu")
   target_link_libraries(${target} PRIVATE swa_contract)

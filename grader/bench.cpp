@@ -3,63 +3,23 @@
 
 #include <cuda_runtime_api.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <iomanip>
 #include <memory>
 #include <ostream>
 #include <sstream>
 
 #include "compare.h"
+#include "environment.h"
 #include "cuda_check.h"
 #include "inputs.h"
 #include "pattern_spec.h"
-#include "reference.h"
 #include "stage_library.h"
 
 namespace swa {
 namespace {
 
 using nlohmann::json;
-
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return text;
-}
-
-// The commit the results came from: $SWA_COMMIT, else git's answer, else "unknown".
-std::string source_commit() {
-  if (const char* c = std::getenv("SWA_COMMIT"); c != nullptr && *c) return c;
-  std::string commit;
-  if (FILE* pipe = popen("git rev-parse --short HEAD 2>/dev/null", "r")) {
-    char buffer[64] = {};
-    if (std::fgets(buffer, sizeof(buffer), pipe)) commit = buffer;
-    pclose(pipe);
-  }
-  while (!commit.empty() && (commit.back() == '\n' || commit.back() == '\r')) commit.pop_back();
-  return commit.empty() ? "unknown" : commit;
-}
-
-// Compare heads 0 and B*H-1 of a run with the reference computed for those heads alone.
-std::string check_two_heads(const Problem& p, const HostInputs& in, const std::vector<float>& out) {
-  Problem one = p;
-  one.B = one.H = 1;
-  const size_t count = one.num_elements();
-  for (int bh : {0, p.batch_heads() - 1}) {
-    const size_t at = p.row_offset(bh, 0);
-    const reference::Result ref = reference::attention(one, in.q.data() + at, in.k.data() + at, in.v.data() + at);
-    const std::vector<float> got(out.begin() + at, out.begin() + at + count);
-    const std::vector<__half> v(in.v.begin() + at, in.v.begin() + at + count);
-    const Comparison c = compare_output(one, got, ref.o, value_scale(v));
-    if (!c.passed()) return "FAILED at head " + std::to_string(bh) + ": " + c.summary();
-    if (bh == p.batch_heads() - 1) break;
-  }
-  return "passed";
-}
 
 json measure(const StageLibrary& stage, Problem p, const PatternSpec& spec, const HostInputs& in, bool check,
              const TimingOptions& timing, cudaStream_t stream) {
@@ -82,7 +42,10 @@ json measure(const StageLibrary& stage, Problem p, const PatternSpec& spec, cons
   json r = {{"median_ms", t.median_ms}, {"min_ms", t.min_ms},   {"max_ms", t.max_ms},
             {"runs", t.runs},           {"pairs_per_head", pairs}, {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
             {"workspace_bytes", workspace}};
-  if (check) r["check"] = check_two_heads(p, in, gpu.output());
+  if (check) {
+    const Comparison c = compare_heads(p, in, gpu.output(), {0, p.batch_heads() - 1});
+    r["check"] = c.passed() ? "passed" : "FAILED: " + c.summary();
+  }
   return r;
 }
 
@@ -120,10 +83,11 @@ json run_benchmarks(const BenchOptions& o, std::ostream& progress) {
     Problem p;
     p.B = shape.B, p.H = shape.H, p.N = shape.N, p.D = shape.D;
     p.scale = default_scale(shape.D);
-    const PatternSpec spec = parse_pattern(o.pattern, shape.N, seed);
     const PatternSpec full = PatternSpec::sliding(shape.N);  // W >= N: every key
     const HostInputs in = random_inputs(p, seed++);
+    for (const std::string& pattern : o.patterns)
     for (const auto& stage : stages) {
+      const PatternSpec spec = parse_pattern(pattern, shape.N, seed);
       json r = {{"stage", stage->name()}, {"variant", o.variant}, {"group", shape.group}, {"pattern", spec.to_string()},
                 {"B", shape.B},          {"H", shape.H},          {"N", shape.N},          {"D", shape.D}};
       if (!stage->supports(spec.kind)) {

@@ -25,7 +25,7 @@ struct BenchOptions {
   std::string variant = "solution";  // or "student"
   std::vector<std::string> stages;    // names; empty: every stage of the variant
   std::vector<BenchShape> shapes;
-  std::string pattern = "sliding:128";  // for stages that do not implement it, their first pattern is used
+  std::vector<std::string> patterns = {"sliding:128"};  // each timed on every shape (stages skip the ones they lack)
   bool with_full = true;                // also time each stage at W >= N for the speedup
   bool check = true;                    // compare two heads of each window run with the reference
   TimingOptions timing;

@@ -1,9 +1,12 @@
 // compare.cpp: elementwise comparison with the reference.
 #include "compare.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
+
+#include "reference.h"
 
 namespace swa {
 
@@ -73,6 +76,35 @@ double value_scale(const std::vector<__half>& v) {
   double m = 1.0;
   for (__half x : v) m = std::max(m, std::fabs(static_cast<double>(__half2float(x))));
   return m;
+}
+
+Comparison compare_heads(const Problem& p, const HostInputs& in, const std::vector<float>& out,
+                         const std::vector<int>& bhs, Tolerance tol) {
+  Problem one = p;
+  one.B = one.H = 1;
+  const size_t count = one.num_elements();
+  Comparison all;
+  all.bad_per_query.assign(p.N, 0);
+  std::vector<int> heads = bhs;
+  std::sort(heads.begin(), heads.end());
+  heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
+  for (int bh : heads) {
+    const size_t at = p.row_offset(bh, 0);
+    const reference::Result ref = reference::attention(one, in.q.data() + at, in.k.data() + at, in.v.data() + at);
+    const std::vector<float> got(out.begin() + at, out.begin() + at + count);
+    const std::vector<__half> v(in.v.begin() + at, in.v.begin() + at + count);
+    Comparison c = compare_output(one, got, ref.o, value_scale(v), tol);
+    all.elements += c.elements;
+    all.unwritten += c.unwritten;
+    all.not_finite += c.not_finite;
+    all.too_far += c.too_far;
+    all.max_error = std::max(all.max_error, c.max_error);
+    all.worst_ratio = std::max(all.worst_ratio, c.worst_ratio);
+    for (int i = 0; i < p.N; ++i) all.bad_per_query[i] += c.bad_per_query[i];
+    for (Mismatch& m : c.first)
+      if (all.first.size() < 8) all.first.push_back({bh, m.i, m.d, m.expected, m.got, m.kind});
+  }
+  return all;
 }
 
 }  // namespace swa

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "inputs.h"
 #include "problem.h"
 
 namespace swa {
@@ -50,5 +51,10 @@ Comparison compare_output(const Problem& p, const std::vector<float>& got, const
 
 // max(1, max |x|): the value_scale of compare_output for inputs V.
 double value_scale(const std::vector<__half>& v);
+
+// Compares only the heads `bhs` (bh = b*H + h) of a stage's output with the reference computed for those
+// heads alone: a check that stays cheap at sizes where the reference of every head would not be.
+Comparison compare_heads(const Problem& p, const HostInputs& in, const std::vector<float>& out,
+                         const std::vector<int>& bhs, Tolerance tol = {});
 
 }  // namespace swa

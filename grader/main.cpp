@@ -1,10 +1,11 @@
 // main.cpp: `swa`, the kit's command line.
 //
-//   swa grade      grade the stages (see grade.h)
+//   swa grade      grade the stages, each in a worker process of its own (grade.h)
 //   swa bench      time stages against their own full-attention run
 //   swa pattern    draw a pattern and its tile classes
 //   swa reference  check the CPU reference against the definition, and time it
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -14,6 +15,7 @@
 
 #include "bench.h"
 #include "device.h"
+#include "grade.h"
 #include "inputs.h"
 #include "pattern_spec.h"
 #include "reference.h"
@@ -78,6 +80,36 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("swa, stage ABI ") + std::to_string(kSwaAbiVersion));
 
+  // swa grade
+  auto* grade_cmd = app.add_subcommand("grade", "Grade stages: correctness, window constraint, memory, speed "
+                                                "(docs/grading.md)");
+  GradeOptions grade;
+  grade.stages_dir = SWA_STAGE_DIR;
+  std::string rubric_path;
+  grade_cmd->add_option("stages", grade.stages, "stages to grade, by name or number (default: all)");
+  grade_cmd->add_option("--variant", grade.variant, "whose stages: student (stages/) or solution (solutions/)")
+      ->check(CLI::IsMember({"student", "solution", "planted"}));
+  grade_cmd->add_option("--stages-dir", grade.stages_dir, "where the stage libraries are (the build's stages/)");
+  grade_cmd->add_option("--solutions-dir", grade.solutions_dir,
+                        "where the solutions' libraries are, for time ratios (default: the stages dir)");
+  grade_cmd->add_option("--out", grade.out_dir, "folder for grade.json, results.json (Gradescope) and logs/");
+  grade_cmd->add_option("--rubric", rubric_path, "JSON rubric overriding the defaults (docs/grading.md)");
+  grade_cmd->add_option("--seed", grade.seed, "seed of the random cases and inputs (default: a new one; the report says which)");
+  grade_cmd->add_flag("-v,--verbose", grade.verbose, "show every failing case, not only the first few");
+
+  // swa grade-worker (started by swa grade: one process per stage)
+  auto* worker_cmd = app.add_subcommand("grade-worker", "(internal) grade one stage for swa grade");
+  worker_cmd->group("");
+  std::string w_stage, w_library, w_solution, w_rubric;
+  uint64_t w_seed = 1;
+  int w_fd = 3;
+  worker_cmd->add_option("--stage", w_stage)->required();
+  worker_cmd->add_option("--library", w_library)->required();
+  worker_cmd->add_option("--solution", w_solution);
+  worker_cmd->add_option("--rubric", w_rubric)->required();
+  worker_cmd->add_option("--seed", w_seed);
+  worker_cmd->add_option("--report-fd", w_fd);
+
   // swa pattern
   auto* pattern_cmd = app.add_subcommand("pattern", "Draw an attention pattern and the tile classes of TileMask");
   std::string pattern_text;
@@ -112,22 +144,45 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--fill-sizes", bench_fill, "N values for the B=4, H=16 shapes (empty: none)");
   bench_cmd->add_flag("--exercise-only", bench_exercise_only, "only the exercise's B=H=1 shapes");
   bench_cmd->add_option("-D", bench_d, "head dimension")->check(CLI::IsMember({16, 32, 64, 128}));
-  bench_cmd->add_option("--pattern", bench.pattern, "pattern of the timed runs (docs/patterns.md)");
+  bench_cmd->add_option("--pattern", bench.patterns, "pattern of the timed runs (docs/patterns.md); repeat for several")
+      ->take_all();
   bench_cmd->add_flag("--no-full", bench_no_full, "skip the full-attention runs (and the speedups)");
   bench_cmd->add_flag("--no-check", bench_no_check, "skip checking the outputs against the reference");
   bench_cmd->add_option("--json", bench_json, "write every measurement to this JSON file (input of plots/)");
   bench_cmd->add_option("--stages-dir", bench.stages_dir, "where the stage libraries are (the build's stages/)");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);  // prints the help, or the error and how to get help
+    return code == 0 ? 0 : kExitUsage;
+  }
 
   try {
+    if (*grade_cmd) {
+      try {
+        grade.rubric = rubric_path.empty() ? default_rubric() : load_rubric(rubric_path);
+        grade.self = "/proc/self/exe";
+        char self[4096];
+        const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n > 0) grade.self.assign(self, static_cast<size_t>(n));
+        return swa::grade(grade, std::cout, std::cerr);
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "swa grade: " << e.what() << "\n";
+        return kExitUsage;
+      } catch (const std::runtime_error& e) {
+        std::cerr << "swa grade: " << e.what() << "\n";
+        return kExitUsage;
+      }
+    }
+    if (*worker_cmd) return grade_worker(w_stage, w_library, w_solution, w_rubric, w_seed, w_fd);
     if (*pattern_cmd) return run_pattern(pattern_text, pattern_n, pattern_tile);
     if (*ref_cmd) return run_reference(rB, rH, rN, rD, ref_pattern);
     if (*bench_cmd) {
       std::string why;
       if (!gpu_available(&why)) {
         std::cerr << "swa bench: " << why << ". Benchmarks need a GPU.\n";
-        return 3;
+        return kExitNoGpu;
       }
       std::stringstream stages(bench_stages);
       for (std::string s; std::getline(stages, s, ',');)
@@ -148,10 +203,11 @@ int main(int argc, char** argv) {
       return 0;
     }
   } catch (const CLI::Error& e) {
-    return app.exit(e);
+    app.exit(e);
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "swa: " << e.what() << "\n";
-    return 2;
+    return kExitUsage;
   }
   return 0;
 }

@@ -215,9 +215,11 @@ std::string render_pattern(const PatternSpec& spec, int N) {
 
 std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n) {
   const TileMask mask{spec.view(), N, tile_m, tile_n};
+  const int width = static_cast<int>(std::to_string(mask.num_query_tiles() - 1).size());
   std::ostringstream s;
   for (int m = 0; m < mask.num_query_tiles(); ++m) {
-    s << "m=" << m << ' ';
+    const std::string label = std::to_string(m);
+    s << "m=" << std::string(width - label.size(), ' ') << label << ' ';
     for (int n = 0; n < mask.num_key_tiles(); ++n) {
       const TileClass c = mask.classify(m, n);
       s << ' ' << (c == TileClass::kFull ? 'F' : c == TileClass::kPartial ? 'P' : '.');

@@ -18,6 +18,7 @@ namespace swa::reference {
 namespace {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+constexpr long long kParallelWork = 1 << 20;  // multiply-adds below which one thread is faster
 using StridedRows = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
 
 // fp16 -> double for all 65536 bit patterns: exact, and much faster than converting one by one.
@@ -41,7 +42,7 @@ void load_head(const __half* x, const Problem& p, int bh, RowMatrix& out) {
   const uint16_t* bits = reinterpret_cast<const uint16_t*>(x + p.row_offset(bh, 0));
   out.resize(p.N, p.D);
   double* dst = out.data();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= kParallelWork)
   for (long long e = 0; e < static_cast<long long>(count); ++e) dst[e] = table[bits[e]];
 }
 
@@ -134,7 +135,11 @@ Result attention(const Problem& p, const __half* q, const __half* k, const __hal
     load_head(q, p, bh, Q);
     load_head(k, p, bh, K);
     load_head(v, p, bh, V);
-#pragma omp parallel
+    // Threads only where there is enough work for them: starting them costs more than a small head.
+    const long long keys_per_query = p.pattern.kind == PatternKind::kSlidingWindow
+                                         ? std::min<long long>(p.N, 1LL + p.pattern.left + p.pattern.right)
+                                         : p.N;
+#pragma omp parallel if (static_cast<long long>(p.N) * keys_per_query * p.D >= kParallelWork)
     {
       std::vector<KeyRun> runs;
       Eigen::VectorXd w;

@@ -55,8 +55,10 @@ Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOpti
       SWA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
       return static_cast<double>(ms);
     };
-    const bool slow = timed_run(0) > options.slow_run_ms;
-    for (int w = 1; w < options.warmup && !slow; ++w) timed_run(w);
+    const double first = timed_run(0);
+    const bool slow = first > options.slow_run_ms;
+    double warmed = first;
+    for (int w = 1; !slow && (w < options.warmup || warmed < options.warmup_ms); ++w) warmed += timed_run(w);
     const int min_repeats = slow ? options.slow_repeats : options.min_repeats;
     const int max_repeats = slow ? options.slow_repeats : options.max_repeats;
     double spent = 0;
@@ -88,29 +90,29 @@ double useful_tflops(const Problem& p, long long pairs_per_head, double ms) {
   return ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0.0;
 }
 
-double tile_count_bound(const Pattern& pattern, int N) {
+TileBounds tile_bounds(const Pattern& pattern, int N) {
+  struct Count {
+    long long total = 0, most = 0;
+  };
   auto visited = [N](const Pattern& pat) {
     const TileMask mask{pat, N};
-    long long tiles = 0;
-    for (int m = 0; m < mask.num_query_tiles(); ++m)
+    Count c;
+    for (int m = 0; m < mask.num_query_tiles(); ++m) {
+      long long tiles = 0;
       for (int n = mask.first_key_tile(m); n < mask.num_key_tiles(); n = mask.next_key_tile(m, n)) ++tiles;
-    return tiles;
+      c.total += tiles;
+      c.most = std::max(c.most, tiles);
+    }
+    return c;
   };
   Pattern full;
   full.kind = PatternKind::kSlidingWindow;
   full.left = full.right = N;
-  return static_cast<double>(visited(full)) / static_cast<double>(visited(pattern));
+  const Count all = visited(full), some = visited(pattern);
+  return {static_cast<double>(all.total) / static_cast<double>(some.total),
+          static_cast<double>(all.most) / static_cast<double>(some.most)};
 }
 
-std::string gpu_description() {
-  int device = 0;
-  cudaDeviceProp prop{};
-  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
-    cudaGetLastError();
-    return "no GPU";
-  }
-  return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ", " +
-         std::to_string(prop.multiProcessorCount) + " SMs)";
-}
+double tile_count_bound(const Pattern& pattern, int N) { return tile_bounds(pattern, N).average; }
 
 }  // namespace swa

@@ -15,6 +15,7 @@ namespace swa {
 
 struct TimingOptions {
   int warmup = 3;
+  double warmup_ms = 50;  // and keep warming up until this much GPU time has passed (clocks ramp up)
   int min_repeats = 20;
   int max_repeats = 100;
   double budget_ms = 1500;  // stop adding repeats past this much GPU time (never below min_repeats)
@@ -36,11 +37,15 @@ Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOpti
 // Useful work: 4*D flops for each (query, key) pair the pattern allows, over B*H heads, in TFLOP/s.
 double useful_tflops(const Problem& p, long long allowed_pairs_per_head, double ms);
 
-// The tile-count bound on a pattern's speedup over full attention: key tiles visited by every query
-// tile at W >= N, over those visited under the pattern (TileMask, 64 x 64 tiles).
-double tile_count_bound(const Pattern& pattern_on_host, int N);
-
-// The GPU's name and compute capability, e.g. "NVIDIA H100 80GB HBM3 (sm_90)".
-std::string gpu_description();
+// Bounds on a pattern's speedup over full attention from counting 64 x 64 tiles (TileMask):
+//   average  all key tiles visited at W >= N over those visited under the pattern: the bound when the GPU
+//            is full and every block's work counts (B*H large);
+//   busiest  the same for the query tile that visits the most: a run of fewer blocks than the GPU holds
+//            (B = H = 1) ends when its busiest block does.
+struct TileBounds {
+  double average = 1, busiest = 1;
+};
+TileBounds tile_bounds(const Pattern& pattern_on_host, int N);
+double tile_count_bound(const Pattern& pattern_on_host, int N);  // tile_bounds(...).average
 
 }  // namespace swa

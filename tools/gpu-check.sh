@@ -5,8 +5,8 @@
 #
 # Builds for sm_90 (CMake preset "gpu": header-only dependencies from .deps/, see ../shared/gpu/README.md),
 # runs the whole test suite (the GPU tests included), grades the starters and the solutions, and times
-# the solutions. Full logs and result files go to $OUT (the device tool brings them back), else to
-# build/gpu-check/. --quick: fewer benchmark sizes.
+# the solutions. Full logs and result files are in build/gpu-check/; with $OUT set (the device tool), the
+# JSON results and an archive of the logs are copied there. --quick: fewer benchmark sizes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,8 +21,10 @@ for arg in "$@"; do
   esac
 done
 
-out=${OUT:-build/gpu-check}
-mkdir -p "$out"
+# Work in build/gpu-check; at the end the result files (JSON) and one archive of the logs go to $OUT,
+# which brings back only a few files.
+out=build/gpu-check
+rm -rf "$out" && mkdir -p "$out"
 summary=()
 note() { summary+=("$*"); echo "== $*"; }
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
@@ -45,7 +47,8 @@ note "build: ok in $(elapsed "$t0"), ptxas spill warnings: $spills"
 status=0
 if ((tests)); then
   t0=$(date +%s)
-  timeout 420 ctest --preset gpu -j 4 > "$out/ctest.log" 2>&1
+  # Four test programs at once, each with its share of the cores for the CPU reference.
+  OMP_NUM_THREADS=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 )) timeout 480 ctest --preset gpu -j 4 > "$out/ctest.log" 2>&1
   rc=$?
   line=$(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -n 1)
   skipped=$(grep -c "(Skipped)" "$out/ctest.log" || true)
@@ -57,17 +60,20 @@ if ((tests)); then
   fi
 fi
 
-if ((grade)) && [[ -x build/gpu/swa ]] && build/gpu/swa grade --help > /dev/null 2>&1; then
-  t0=$(date +%s)
-  timeout 150 build/gpu/swa grade --variant student --json "$out/grade-student.json" > "$out/grade-student.txt" 2>&1
-  note "grade, starters (expect 0, not implemented): rc $? in $(elapsed "$t0")"
-  summary+=("$(grep -E '^TOTAL|^Total' "$out/grade-student.txt")")
-  t0=$(date +%s)
-  timeout 150 build/gpu/swa grade --variant solution --json "$out/grade-solution.json" > "$out/grade-solution.txt" 2>&1
-  rc=$?
-  note "grade, solutions (expect full marks): rc $rc in $(elapsed "$t0")"
-  summary+=("$(grep -E '^TOTAL|^Total' "$out/grade-solution.txt")")
-  ((rc == 0)) || status=1
+# The score table of a grade run: the lines from "Summary" to "TOTAL".
+score_table() { sed -n '/^Summary/,/TOTAL/p' "$1"; }
+
+if ((grade)); then
+  for variant in student solution; do
+    t0=$(date +%s)
+    timeout 240 build/gpu/swa grade --variant $variant --out "$out/grade-$variant" > "$out/grade-$variant.txt" 2>&1
+    rc=$?
+    cp "$out/grade-$variant/grade.json" "$out/grade-$variant.json" 2>/dev/null
+    expect=$([[ $variant == student ]] && echo "starters: expect 0, not implemented" || echo "solutions: expect full marks")
+    note "grade $variant ($expect): exit $rc in $(elapsed "$t0")"
+    summary+=("$(score_table "$out/grade-$variant.txt")")
+    [[ $variant == solution ]] && ((rc != 0)) && status=1
+  done
 fi
 
 if ((bench)); then
@@ -79,18 +85,25 @@ if ((bench)); then
     timeout 200 build/gpu/swa bench --stages 01_naive,02_tiled_smem --fill-sizes "$slow_fill" \
       --json "$out/bench-slow.json" &&
     timeout 200 build/gpu/swa bench --stages 03_masked_windows,04_online_softmax,05_bonus_patterns \
-      --fill-sizes "$fast_fill" --json "$out/bench-fast.json"
+      --fill-sizes "$fast_fill" --json "$out/bench-fast.json" &&
+    timeout 150 build/gpu/swa bench --stages 05_bonus_patterns --fill-sizes 4096 \
+      --pattern causal:128 dilated:64:2 global:128:0 adaptive:64:192 --json "$out/bench-patterns.json"
   } > "$out/bench.txt" 2> "$out/bench-progress.log"
   rc=$?
   note "bench: rc $rc in $(elapsed "$t0") (tables: bench.txt)"
   ((rc == 0)) || { status=1; tail -n 5 "$out/bench-progress.log"; }
 fi
 
+if [[ -n ${OUT:-} ]]; then
+  cp "$out"/*.json "$OUT"/ 2>/dev/null
+  tar -czf "$OUT/logs.tar.gz" -C "$out" --exclude='*.json' . 2>/dev/null
+fi
+
 echo
 echo "==== summary ===="
 printf '%s\n' "${summary[@]}"
 if ((bench)) && [[ -f $out/bench.txt ]]; then
-  echo "---- benchmarks (window = sliding:128; speedup over the same stage at W >= N) ----"
+  echo "---- benchmarks (speedup: over the same stage at W >= N; bound: tile-count bound) ----"
   grep -vE "^wrote|^GPU" "$out/bench.txt" | awk 'NR == 1 || !/^stage/'
 fi
 exit $status

@@ -20,7 +20,7 @@ namespace {
 using namespace swa::tiles;
 
 template <int D>
-__global__ void __launch_bounds__(kThreads) structured_attention_online(swa::Problem p, swa::Tensors t) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>) structured_attention_online(swa::Problem p, swa::Tensors t) {
   extern __shared__ __align__(16) float smem[];  // the tiles are read as float4
   const SharedTiles<D> tile = SharedTiles<D>::carve(smem);
   const int bh = block_batch_head();
@@ -63,8 +63,8 @@ __global__ void __launch_bounds__(kThreads) structured_attention_online(swa::Pro
     // TODO(student): write this step.
 
     // The online softmax of stage 04. Partial tiles of these patterns often leave a row with no visible
-    // key at all (a dilated row between its keys, a causal row left of the diagonal); the update keeps
-    // such rows at exactly zero weight rather than NaN.
+    // key at all (a dilated row whose keys all fall in other tiles, or a row whose window starts after
+    // the first tile visited); the update keeps such rows at exactly zero weight rather than NaN.
     online_softmax_update<D>(s, m, l, o);
     store_p(tile.p, s, ty, tx);
     __syncthreads();  // all of P is in shared memory before any thread reads a row of it

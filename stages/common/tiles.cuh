@@ -102,6 +102,13 @@ __device__ void write_vec(float* dst, const float* regs) {
   else *dst = regs[0];
 }
 
+// Blocks of a tiled stage that share a multiprocessor, for __launch_bounds__: two fit in its 228 KB of
+// shared memory up to D = 64 (and in its 64K registers at up to 128 registers a thread); at D = 128 only
+// one fits, so the compiler may give each thread up to 255 registers rather than spill.
+constexpr int kSharedMemoryPerSM = 228 * 1024;
+template <int D>
+constexpr int kBlocksPerSM = 2 * SharedTiles<D>::bytes() <= kSharedMemoryPerSM ? 2 : 1;
+
 // Copy rows [row0, row0 + 64) of one head's [N, D] fp16 matrix into a shared fp32 tile, all 256 threads
 // together: each thread moves 16 bytes (8 halves) at a time, consecutive threads along a row, so each
 // warp reads whole rows (coalesced). Rows past N are filled with zeros: a partial tile holds no garbage.

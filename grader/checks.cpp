@@ -1,0 +1,635 @@
+// checks.cpp: correctness, window constraint, memory and speed of one stage.
+#include "checks.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "alloc_hook.h"
+#include "baseline.h"
+#include "compare.h"
+#include "cuda_check.h"
+#include "device.h"
+#include "feedback.h"
+#include "inputs.h"
+#include "pattern_spec.h"
+#include "reference.h"
+#include "stage_library.h"
+#include "timing.h"
+
+namespace swa {
+namespace {
+
+using nlohmann::json;
+
+// A CUDA error caused by the stage (a crashed kernel, or an error it left behind): it ends the stage.
+struct StageFault : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combination: independent seeds per case
+  uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string pattern_text(PatternKind kind, int W, int N) {
+  const std::string w = std::to_string(W);
+  switch (kind) {
+    case PatternKind::kSlidingWindow: return "sliding:" + w;
+    case PatternKind::kCausalSlidingWindow: return "causal:" + w;
+    case PatternKind::kDilated: return "dilated:" + w + ":2";
+    case PatternKind::kGlobalLocal: {
+      std::string g = "0";
+      if (N / 2 > 0) g += "," + std::to_string(N / 2);
+      if (N - 1 > N / 2) g += "," + std::to_string(N - 1);
+      return "global:" + w + ":" + g;
+    }
+    case PatternKind::kAdaptive: return "adaptive:" + std::to_string(W / 2) + ":" + w;
+  }
+  return "sliding:" + w;
+}
+
+Problem problem_of(const CaseSpec& c, const PatternSpec& spec) {
+  Problem p;
+  p.B = c.B, p.H = c.H, p.N = c.N, p.D = c.D, p.scale = c.scale;
+  p.pattern = spec.view();
+  return p;
+}
+
+json case_header(const CaseSpec& c) {
+  return {{"name", c.name}, {"pattern", c.pattern}, {"B", c.B}, {"H", c.H}, {"N", c.N},
+          {"D", c.D},       {"scale", c.scale},     {"seed", c.seed}};
+}
+
+// A float for JSON, which has no NaN or infinity: those, and the poison, become words.
+json value_json(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  if (bits == kPoisonBits) return "never written";
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "+inf" : "-inf";
+  return x;
+}
+
+// Allocates the problem on the GPU. Running out of memory for what the stage declared is the stage's
+// failure (returns null and says why); any other CUDA error is a fault.
+std::unique_ptr<DeviceProblem> allocate(const Problem& p, const PatternSpec& spec, size_t workspace, std::string* why) {
+  try {
+    return std::make_unique<DeviceProblem>(p, spec, workspace);
+  } catch (const CudaError& e) {
+    if (e.code() != cudaErrorMemoryAllocation) throw StageFault(e.what());
+    cudaGetLastError();
+    *why = "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
+    return nullptr;
+  }
+}
+
+// Runs the stage once on poisoned output. Returns false (with the stage's message) if it refused the
+// problem; throws StageFault if the GPU reported an error.
+bool run_once(const SwaStageApi& stage, DeviceProblem& gpu, std::string* why) {
+  gpu.poison_output();
+  std::string error;
+  const int32_t status = gpu.run(stage, nullptr, &error);
+  if (status == kSwaCudaError) throw StageFault(error);
+  if (status != kSwaOk) {
+    *why = "the stage refused the problem: " + error;
+    return false;
+  }
+  const cudaError_t left = cudaGetLastError();
+  if (left != cudaSuccess)
+    throw StageFault(std::string("the stage left a CUDA error behind: ") + cudaGetErrorName(left) + " (" +
+                     cudaGetErrorString(left) + ")");
+  return true;
+}
+
+json check_result(const char* name, double score, double max_score, const std::string& summary,
+                  std::vector<std::string> feedback = {}) {
+  const char* status = max_score <= 0 ? "skipped" : score >= max_score - 1e-9 ? "passed" : "failed";
+  return {{"name", name},       {"score", score},       {"max_score", max_score}, {"status", status},
+          {"summary", summary}, {"feedback", feedback}, {"cases", json::array()}, {"measurements", json::array()}};
+}
+
+json skipped_check(const char* name, double max_score, const std::string& why) {
+  json c = check_result(name, 0, max_score, why);
+  c["status"] = "skipped";
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Check 1: correctness
+// ---------------------------------------------------------------------------------------------------
+
+struct CaseOutcome {
+  json result;
+  CaseFacts facts;
+};
+
+CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric) {
+  const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
+  const Problem p = problem_of(c, spec);
+  CaseOutcome out{case_header(c), {}};
+  CaseFacts& f = out.facts;
+  f.name = c.name;
+  f.multi_head = c.B * c.H > 1;
+  f.partial_tile = c.N % kTileN != 0;
+  f.window_zero = spec.kind != PatternKind::kAdaptive && spec.left == 0 && spec.right == 0;
+  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N && spec.right >= c.N;
+  f.large_inputs = c.amplitude > 1;
+  f.scale_one = c.scale == 1.0f;
+  f.asymmetric = spec.kind == PatternKind::kSlidingWindow && spec.left != spec.right;
+  f.D = c.D;
+
+  const HostInputs in = random_inputs(p, c.seed, c.amplitude);
+  const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
+  std::string why;
+  auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
+  if (gpu) {
+    gpu->upload(in);
+    if (run_once(stage.api(), *gpu, &why)) {
+      const std::vector<float> got = gpu->output();
+      const Comparison cmp = compare_output(p, got, ref.o, value_scale(in.v), rubric.tolerance);
+      f.passed = cmp.passed();
+      f.nothing_written = cmp.nothing_written();
+      f.unwritten = cmp.unwritten;
+      f.not_finite = cmp.not_finite;
+      // Where the unwritten rows and the wrong rows are, for the hints.
+      bool unwritten_elsewhere = false, error_in_middle = false;
+      for (size_t e = 0; e < got.size(); ++e) {
+        uint32_t bits;
+        std::memcpy(&bits, &got[e], sizeof(bits));
+        const int i = static_cast<int>(e / p.D % p.N);
+        if (bits == kPoisonBits && !(p.N % kTileN != 0 && i >= p.N / kTileN * kTileN)) unwritten_elsewhere = true;
+      }
+      for (int i = 0; i < p.N; ++i)
+        if (cmp.bad_per_query[i] > 0 && !window_cut_by_sequence(p, i)) error_in_middle = true;
+      f.unwritten_only_in_partial_tile = cmp.unwritten > 0 && !unwritten_elsewhere;
+      f.errors_only_at_sequence_ends = !cmp.passed() && !error_in_middle;
+
+      out.result["summary"] = cmp.summary();
+      json mismatches = json::array();
+      for (const Mismatch& m : cmp.first)
+        mismatches.push_back({{"b", m.bh / c.H}, {"h", m.bh % c.H}, {"i", m.i}, {"d", m.d}, {"expected", m.expected},
+                              {"got", value_json(m.got)}, {"kind", error_kind_name(m.kind)},
+                              {"where", describe_query(p, m.i)}});
+      out.result["mismatches"] = mismatches;
+      if (!f.passed) out.result["bad_per_query"] = cmp.bad_per_query;
+    }
+  }
+  if (!why.empty()) out.result["summary"] = why;
+  out.result["passed"] = f.passed;
+  return out;
+}
+
+json correctness_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
+                       const Emit& emit, bool* not_implemented) {
+  const std::vector<CaseSpec> cases = correctness_cases(stage.api().patterns, seed);
+  std::vector<CaseFacts> facts;
+  json results = json::array();
+  int passed = 0;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    emit({{"type", "progress"}, {"check", "correctness"}, {"case", cases[k].name}, {"index", k}, {"total", cases.size()}});
+    CaseOutcome o = correctness_case(stage, cases[k], rubric);
+    passed += o.facts.passed;
+    facts.push_back(o.facts);
+    results.push_back(std::move(o.result));
+  }
+  *not_implemented = std::all_of(facts.begin(), facts.end(), [](const CaseFacts& f) { return f.nothing_written; });
+  const double score = points.correctness * passed / static_cast<double>(cases.size());
+  json check = check_result("correctness", score, points.correctness,
+                            std::to_string(passed) + " of " + std::to_string(cases.size()) + " cases passed",
+                            correctness_hints(facts));
+  check["cases"] = results;
+  return check;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Check 2: the window constraint
+// ---------------------------------------------------------------------------------------------------
+
+json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric, bool* passed) {
+  const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
+  const Problem p = problem_of(c, spec);  // one head
+  HostInputs in = random_inputs(p, c.seed);
+  json result = case_header(c);
+  *passed = false;
+
+  // The weights the reference gives, row by row.
+  std::vector<std::vector<double>> expected(p.N);
+  for (int i = 0; i < p.N; ++i) expected[i] = reference::attention_weights(p, in.q.data(), in.k.data(), 0, i);
+
+  // With V[j][d] = 1 for j = j0 + d and 0 elsewhere, O[i][d] is the weight query i gives key j0 + d:
+  // D keys per run, ceil(N / D) runs for every key.
+  std::vector<std::vector<float>> recovered(p.N, std::vector<float>(p.N, 0.f));
+  std::string why;
+  auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
+  for (int j0 = 0; gpu && j0 < p.N; j0 += p.D) {
+    std::fill(in.v.begin(), in.v.end(), __float2half(0.f));
+    for (int d = 0; d < p.D && j0 + d < p.N; ++d) in.v[p.row_offset(0, j0 + d) + d] = __float2half(1.f);
+    gpu->upload(in);
+    if (!run_once(stage.api(), *gpu, &why)) break;
+    const std::vector<float> out = gpu->output();
+    for (int i = 0; i < p.N; ++i)
+      for (int d = 0; d < p.D && j0 + d < p.N; ++d) recovered[i][j0 + d] = out[p.row_offset(0, i) + d];
+  }
+  if (!why.empty()) {
+    result["passed"] = false;
+    result["summary"] = why;
+    return result;
+  }
+
+  std::vector<WeightError> errors;
+  size_t outside_bad = 0, inside_bad = 0;
+  for (int i = 0; i < p.N; ++i)
+    for (int j = 0; j < p.N; ++j) {
+      const float got = recovered[i][j];
+      const double want = expected[i][j];
+      const bool visible = p.pattern.allows(i, j);
+      const bool ok = visible ? std::fabs(got - want) <= rubric.window_inside.atol + rubric.window_inside.rtol * want
+                              : std::fabs(got) <= rubric.window_outside_max;  // false for NaN and the poison
+      if (ok) continue;
+      ++(visible ? inside_bad : outside_bad);
+      errors.push_back({i, j, want, got, !visible});
+    }
+  // The weights outside the pattern say most about the mistake (which edge, which side): list them first.
+  std::stable_partition(errors.begin(), errors.end(), [](const WeightError& e) { return e.outside; });
+  *passed = errors.empty();
+  std::ostringstream summary;
+  if (*passed)
+    summary << "all " << p.N * p.N << " weights right: none outside the pattern above " << rubric.window_outside_max;
+  else
+    summary << outside_bad << " weights outside the pattern are not 0, " << inside_bad
+            << " inside differ from the reference";
+  result["passed"] = *passed;
+  result["summary"] = summary.str();
+  json mismatches = json::array();
+  for (size_t k = 0; k < errors.size() && k < 8; ++k) {
+    const WeightError& e = errors[k];
+    mismatches.push_back({{"b", 0}, {"h", 0}, {"i", e.i}, {"j", e.j}, {"expected", e.expected}, {"got", value_json(static_cast<float>(e.got))},
+                          {"kind", e.outside ? "outside the pattern" : "inside the pattern"},
+                          {"where", describe_pair(p, e.i, e.j)}});
+  }
+  result["mismatches"] = mismatches;
+  result["hints"] = window_hints(p, errors);
+  json rec = json::array(), exp = json::array();
+  for (int i = 0; i < p.N; ++i) {
+    json r = json::array(), x = json::array();
+    for (int j = 0; j < p.N; ++j) {
+      r.push_back(value_json(recovered[i][j]));
+      x.push_back(static_cast<float>(expected[i][j]));
+    }
+    rec.push_back(std::move(r));
+    exp.push_back(std::move(x));
+  }
+  result["weights"] = {{"recovered", std::move(rec)}, {"expected", std::move(exp)}};
+  return result;
+}
+
+json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
+                  const Emit& emit) {
+  const std::vector<CaseSpec> cases = window_cases(stage.api().patterns, seed);
+  json results = json::array();
+  std::vector<std::string> hints;
+  int passed = 0;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    emit({{"type", "progress"}, {"check", "window"}, {"case", cases[k].name}, {"index", k}, {"total", cases.size()}});
+    bool ok = false;
+    json r = window_case(stage, cases[k], rubric, &ok);
+    passed += ok;
+    if (r.contains("hints"))
+      for (const auto& h : r["hints"])
+        if (std::find(hints.begin(), hints.end(), h.get<std::string>()) == hints.end()) hints.push_back(h);
+    results.push_back(std::move(r));
+  }
+  json check = check_result("window", points.window * passed / static_cast<double>(cases.size()), points.window,
+                            std::to_string(passed) + " of " + std::to_string(cases.size()) +
+                                " patterns use exactly the weights they should",
+                            hints);
+  check["cases"] = results;
+  return check;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Check 3: memory
+// ---------------------------------------------------------------------------------------------------
+
+std::string megabytes(double bytes) {
+  std::ostringstream s;
+  s.precision(bytes < 1e7 ? 2 : 0);
+  s << std::fixed << bytes / 1e6 << " MB";
+  return s.str();
+}
+
+json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t seed, const Emit& emit) {
+  // A pattern the stage implements: the sliding window, else its speed pattern.
+  const std::string pattern =
+      stage.supports(PatternKind::kSlidingWindow) ? "sliding:128" : points.speed_pattern;
+  const std::vector<CaseSpec> shapes = {{"the exercise's size", 1, 1, 2048, 64, 0.125f, pattern},
+                                        {"a size that fills the GPU", 4, 16, 4096, 64, 0.125f, pattern}};
+  const bool hooked = allocation_hooks_exported();
+  json measurements = json::array();
+  int passed = 0;
+  std::string summary;
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    const CaseSpec& c = shapes[k];
+    emit({{"type", "progress"}, {"check", "memory"}, {"case", c.name}, {"index", k}, {"total", shapes.size()}});
+    const PatternSpec spec = parse_pattern(c.pattern, c.N, seed);
+    const Problem p = problem_of(c, spec);
+    const size_t declared = stage.api().workspace_bytes(&p);
+    const double limit = memory_limit_bytes(points, p);
+    json m = {{"B", c.B}, {"H", c.H}, {"N", c.N}, {"D", c.D}, {"pattern", c.pattern}, {"workspace_bytes", declared},
+              {"limit_bytes", limit}};
+    std::ostringstream what;
+    bool ok = false;
+    if (static_cast<double>(declared) > limit) {
+      what << "declares " << megabytes(declared) << " of workspace, over the limit of " << megabytes(limit);
+    } else {
+      std::string why;
+      auto gpu = allocate(p, spec, declared, &why);
+      size_t allocated = 0;
+      if (gpu) {
+        gpu->upload(random_inputs(p, mix(seed, 900 + k)));
+        AllocationCounter counter;
+        const bool ran = run_once(stage.api(), *gpu, &why);
+        allocated = counter.bytes();
+        m["allocated_bytes"] = allocated;
+        m["allocation_calls"] = counter.calls();
+        if (ran) {
+          const Comparison written = compare_output(p, gpu->output(), std::vector<double>(p.num_elements(), 0.0), 1.0);
+          if (written.unwritten > 0) why = "the output was not fully written, so the run cannot count";
+        }
+      }
+      const double used = static_cast<double>(declared + allocated);
+      ok = why.empty() && used <= limit;
+      if (!why.empty()) what << why;
+      else
+        what << megabytes(declared) << " declared + " << megabytes(allocated) << " allocated during the call = "
+             << megabytes(used) << (ok ? " <= " : " > ") << "limit " << megabytes(limit);
+    }
+    m["passed"] = ok;
+    m["summary"] = c.name + " (B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " N=" + std::to_string(c.N) +
+                   " " + c.pattern + "): " + what.str();
+    passed += ok;
+    if (!summary.empty()) summary += "; ";
+    summary += what.str();
+    measurements.push_back(std::move(m));
+  }
+  std::vector<std::string> hints;
+  if (passed < static_cast<int>(shapes.size()))
+    hints.push_back(points.memory_rule == MemoryRule::kPerScore
+                        ? "This stage may keep one score per (query, visible key): at most " +
+                              std::to_string(static_cast<int>(points.memory_bytes)) +
+                              " bytes each, O(B*H*N*W); anything that grows with N^2 is too much."
+                        : "Later stages keep no scores in global memory: at most " +
+                              std::to_string(static_cast<int>(points.memory_bytes)) +
+                              " bytes per query row, O(B*H*N); the scores of a tile live in registers and shared memory.");
+  if (!hooked) hints.push_back("Note: this build of swa cannot see allocations made during a call; only the declared workspace counted.");
+  json check = check_result("memory", points.memory * passed / static_cast<double>(shapes.size()), points.memory,
+                            summary, hints);
+  check["measurements"] = measurements;
+  return check;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Check 4: speed
+// ---------------------------------------------------------------------------------------------------
+
+json speed_check(const StageTarget& target, const StageLibrary& stage, const StageRubric& points, uint64_t seed,
+                 const Emit& emit) {
+  struct Shape {
+    int B, H, N;
+  };
+  const std::vector<Shape> shapes = {{1, 1, 512}, {1, 1, 1024}, {1, 1, 2048}, {4, 16, 4096}};
+  std::unique_ptr<StageLibrary> solution;
+  if (!target.solution.empty() && target.solution != target.library) solution = std::make_unique<StageLibrary>(target.solution);
+  TimingOptions timing;  // warm-up, L2 flushed, median of >= 20
+  cudaStream_t stream;
+  SWA_CUDA_CHECK(cudaStreamCreate(&stream));
+  json measurements = json::array();
+  double total = 0;
+  std::ostringstream summary;
+  for (size_t k = 0; k < shapes.size(); ++k) {
+    const Shape& s = shapes[k];
+    emit({{"type", "progress"}, {"check", "speed"}, {"case", "B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) +
+                                                         " N=" + std::to_string(s.N)},
+          {"index", k}, {"total", shapes.size()}});
+    const PatternSpec spec = parse_pattern(points.speed_pattern, s.N, seed);
+    const CaseSpec c{"speed", s.B, s.H, s.N, 64, default_scale(64), points.speed_pattern};
+    const Problem p = problem_of(c, spec);
+    const HostInputs in = random_inputs(p, mix(seed, 700 + k));  // fresh inputs for the timed runs
+    json m = {{"B", s.B}, {"H", s.H}, {"N", s.N}, {"D", 64}, {"pattern", points.speed_pattern}};
+    std::string why;
+    auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
+    double fraction = 0;
+    if (gpu) {
+      gpu->upload(in);
+      gpu->poison_output();
+      Timing t;
+      try {
+        t = time_stage(stage.api(), *gpu, timing, stream);
+      } catch (const CudaError& e) {
+        throw StageFault(e.what());
+      } catch (const std::runtime_error& e) {  // the stage refused
+        why = e.what();
+      }
+      if (why.empty()) {
+        // The output of the last timed run, checked again: a fast wrong kernel earns nothing.
+        const Comparison check = compare_heads(p, in, gpu->output(), {0, p.batch_heads() - 1});
+        DeviceProblem base(p, PatternSpec::sliding(s.N), 0);
+        base.upload(in);
+        const Timing tb = time_stage(full_attention_baseline(), base, timing, stream);
+        const TileBounds bounds = tile_bounds(spec.view(), s.N);
+        const double bound = std::min(bounds.average, bounds.busiest);
+        const double speedup = tb.median_ms / t.median_ms;
+        const double goal = points.speed_target * bound;
+        fraction = check.passed() ? speed_fraction(speedup, goal) : 0.0;
+        const long long pairs = count_allowed_pairs(spec, s.N);
+        m.update({{"median_ms", t.median_ms}, {"runs", t.runs}, {"baseline_ms", tb.median_ms}, {"speedup", speedup},
+                  {"target", goal}, {"tile_bound", bound}, {"score", fraction * points.speed / shapes.size()},
+                  {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
+                  {"check_after_timing", check.passed() ? "passed" : "FAILED: " + check.summary()}});
+        if (solution && solution->supports(spec.kind)) {
+          DeviceProblem sol(p, spec, solution->api().workspace_bytes(&p));
+          sol.upload(in);
+          const Timing ts = time_stage(solution->api(), sol, timing, stream);
+          m["solution_ms"] = ts.median_ms;
+          m["time_vs_solution"] = t.median_ms / ts.median_ms;
+        }
+        char line[200];
+        std::snprintf(line, sizeof(line), "%sN=%d%s: %.2fx (target %.2fx)", k ? ", " : "", s.N, s.B * s.H > 1 ? " B*H=64" : "",
+                      speedup, goal);
+        summary << line;
+      }
+    }
+    if (!why.empty()) {
+      m["error"] = why;
+      summary << (k ? ", " : "") << "N=" << s.N << ": " << why;
+    }
+    total += fraction;
+    measurements.push_back(std::move(m));
+  }
+  cudaStreamDestroy(stream);
+  std::vector<std::string> hints;
+  if (total < shapes.size() - 1e-9)
+    hints.push_back("Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
+                    "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
+  json check = check_result("speed", points.speed * total / shapes.size(), points.speed,
+                            "speedup over the grader's full-attention baseline: " + summary.str(), hints);
+  check["measurements"] = measurements;
+  return check;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+
+std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed) {
+  const float def64 = default_scale(64);
+  struct Fixed {
+    const char* name;
+    int B, H, N, D, W;
+    bool scale_one;
+    float amplitude;
+  };
+  // Each exercises one difficulty; the name says which.
+  const Fixed fixed[] = {
+      {"the exercise's sizes: N=2048, D=64, W=128, scale 1", 1, 1, 2048, 64, 128, true, 1},
+      {"N=1: a single query", 1, 1, 1, 64, 128, false, 1},
+      {"N=63: one partial tile", 1, 2, 63, 64, 32, false, 1},
+      {"N=64: exactly one tile", 1, 2, 64, 64, 32, false, 1},
+      {"N=65: a partial last tile", 1, 2, 65, 64, 20, false, 1},
+      {"W=0: each query sees only itself", 1, 1, 257, 64, 0, false, 1},
+      {"W=1", 1, 1, 257, 32, 1, false, 1},
+      {"N=1013, W=127", 1, 1, 1013, 64, 127, false, 1},
+      {"N=1013, W=129", 1, 1, 1013, 64, 129, false, 1},
+      {"W >= N: full attention", 1, 1, 300, 64, 300, false, 1},
+      {"W far beyond N", 1, 1, 200, 64, 1000000, false, 1},
+      {"B=2, H=3: batch and head strides", 2, 3, 130, 64, 40, false, 1},
+      {"D=16", 1, 2, 200, 16, 50, false, 1},
+      {"D=32", 1, 2, 200, 32, 50, false, 1},
+      {"D=128", 1, 2, 200, 128, 50, false, 1},
+      {"D=128, scale 1", 1, 1, 333, 128, 77, true, 1},
+      {"inputs up to |100|", 1, 2, 500, 64, 128, false, 100},
+  };
+  std::vector<CaseSpec> cases;
+  std::mt19937_64 rng(seed);
+  int index = 0;
+  for (int k = 0; k < kNumPatternKinds; ++k) {
+    const PatternKind kind = static_cast<PatternKind>(k);
+    if ((patterns & pattern_bit(kind)) == 0) continue;
+    const std::string prefix = patterns == pattern_bit(kind) ? "" : std::string(pattern_name(kind)) + ", ";
+    for (const Fixed& f : fixed) {
+      const float scale = f.scale_one ? 1.0f : default_scale(f.D);
+      cases.push_back({prefix + f.name, f.B, f.H, f.N, f.D, scale, pattern_text(kind, f.W, f.N), f.amplitude,
+                       mix(seed, index++)});
+    }
+    if (kind == PatternKind::kSlidingWindow)
+      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, 64, def64,
+                       "sliding:7:90", 1, mix(seed, index++)});
+    // Random shapes, new every run (the seed in the report repeats them).
+    const int random_cases = patterns == pattern_bit(kind) ? 3 : 1;
+    for (int r = 0; r < random_cases; ++r) {
+      const int N = std::uniform_int_distribution<int>(1, 1500)(rng);
+      const int W = std::uniform_int_distribution<int>(0, 300)(rng);
+      const int D = kHeadDims[std::uniform_int_distribution<int>(0, 3)(rng)];
+      const int B = std::uniform_int_distribution<int>(1, 2)(rng), H = std::uniform_int_distribution<int>(1, 3)(rng);
+      const float scale = std::uniform_int_distribution<int>(0, 1)(rng) ? 1.0f : default_scale(D);
+      const std::string text = pattern_text(kind, W, N);
+      cases.push_back({prefix + "random: B=" + std::to_string(B) + " H=" + std::to_string(H) + " N=" +
+                           std::to_string(N) + " D=" + std::to_string(D) + " " + text,
+                       B, H, N, D, scale, text, 1, mix(seed, index++)});
+    }
+  }
+  return cases;
+}
+
+std::vector<CaseSpec> window_cases(uint32_t patterns, uint64_t seed) {
+  // N = 150: three query tiles, the last one partial; D = 64, so ceil(150/64) = 3 runs recover every weight.
+  const float scale = default_scale(64);
+  const std::pair<PatternKind, std::vector<std::string>> by_kind[] = {
+      {PatternKind::kSlidingWindow, {"sliding:37", "sliding:20:45"}},
+      {PatternKind::kCausalSlidingWindow, {"causal:37"}},
+      {PatternKind::kDilated, {"dilated:12:3"}},
+      {PatternKind::kGlobalLocal, {"global:10:0,75,149"}},
+      {PatternKind::kAdaptive, {"adaptive:5:40"}},
+  };
+  std::vector<CaseSpec> cases;
+  int index = 0;
+  for (const auto& [kind, texts] : by_kind) {
+    if ((patterns & pattern_bit(kind)) == 0) continue;
+    for (const std::string& text : texts)
+      cases.push_back({"weights of " + text + ", N=150", 1, 1, 150, 64, scale, text, 1, mix(seed, 500 + index++)});
+  }
+  return cases;
+}
+
+json ungraded_stage(const std::string& name, const std::string& status, const std::string& message,
+                    const StageRubric& rubric) {
+  json checks = json::array();
+  const std::pair<const char*, double> all[] = {
+      {"correctness", rubric.correctness}, {"window", rubric.window}, {"memory", rubric.memory}, {"speed", rubric.speed}};
+  for (const auto& [check, points] : all)
+    if (points > 0) {
+      json c = check_result(check, 0, points, "not graded: " + message);
+      c["status"] = "failed";
+      checks.push_back(c);
+    }
+  return {{"stage", name},         {"status", status}, {"message", message},
+          {"score", 0.0},          {"max_score", rubric.max_score()}, {"checks", checks}};
+}
+
+json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed, const Emit& emit) {
+  const StageRubric points = rubric.stage(target.name);
+  std::unique_ptr<StageLibrary> stage;
+  try {
+    stage = std::make_unique<StageLibrary>(target.library);
+  } catch (const std::exception& e) {
+    return ungraded_stage(target.name, "missing", e.what(), points);
+  }
+  json checks = json::array();
+  std::string current = "loading";
+  try {
+    bool not_implemented = false;
+    current = "correctness";
+    json correctness = correctness_check(*stage, rubric, points, seed, emit, &not_implemented);
+    if (not_implemented) {
+      json result = ungraded_stage(target.name, "not implemented",
+                                   "the output was never written in any case: the stage is not implemented yet", points);
+      result["checks"][0]["cases"] = correctness["cases"];
+      return result;
+    }
+    checks.push_back(correctness);
+    current = "window";
+    checks.push_back(window_check(*stage, rubric, points, seed, emit));
+    current = "memory";
+    checks.push_back(memory_check(*stage, points, seed, emit));
+    if (points.speed > 0) {
+      current = "speed";
+      const bool all_correct = correctness["score"].get<double>() >= points.correctness - 1e-9;
+      checks.push_back(all_correct ? speed_check(target, *stage, points, seed, emit)
+                                   : skipped_check("speed", points.speed,
+                                                   "skipped: every correctness case must pass before speed counts"));
+    }
+  } catch (const StageFault& e) {
+    return ungraded_stage(target.name, "cuda error",
+                          "a CUDA error during the " + current + " check: " + e.what() +
+                              " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
+                          points);
+  }
+  double score = 0;
+  for (const json& c : checks) score += c["score"].get<double>();
+  Rubric just_this;
+  just_this.stages[target.name] = points;
+  json rubric_json = to_json(just_this)["stages"][target.name];
+  return {{"stage", target.name},   {"library", target.library},      {"status", "graded"}, {"message", ""},
+          {"score", score},         {"max_score", points.max_score()}, {"rubric", rubric_json},
+          {"checks", checks}};
+}
+
+}  // namespace swa

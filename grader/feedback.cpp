@@ -1,0 +1,194 @@
+// feedback.cpp: positions and hints for the grader's messages.
+#include "feedback.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+namespace swa {
+namespace {
+
+// The keys query i sees, as an arithmetic run lo, lo + step, ..., hi before clamping to the sequence;
+// none for a global query (it sees everything).
+struct Window {
+  long long lo, hi, step;
+};
+
+std::optional<Window> window_of(const Problem& p, int i) {
+  const Pattern& pat = p.pattern;
+  switch (pat.kind) {
+    case PatternKind::kSlidingWindow: return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
+    case PatternKind::kCausalSlidingWindow: return Window{static_cast<long long>(i) - pat.left, i, 1};
+    case PatternKind::kDilated:
+      return Window{i - static_cast<long long>(pat.left) * pat.dilation, i + static_cast<long long>(pat.right) * pat.dilation,
+                    pat.dilation};
+    case PatternKind::kGlobalLocal:
+      if (pat.is_global(i)) return std::nullopt;
+      return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
+    case PatternKind::kAdaptive:
+      return Window{static_cast<long long>(i) - pat.adaptive_left[i], static_cast<long long>(i) + pat.adaptive_right[i], 1};
+  }
+  return std::nullopt;
+}
+
+bool in_partial_last_tile(const Problem& p, int x) { return p.N % kTileN != 0 && x >= p.N / kTileN * kTileN; }
+
+std::string keys_text(const Problem& p, int i, const Window& w) {
+  std::ostringstream s;
+  s << "query " << i << " sees keys " << std::max(0LL, w.lo) << ".." << std::min<long long>(p.N - 1, w.hi);
+  if (w.step > 1) s << " in steps of " << w.step;
+  return s.str();
+}
+
+}  // namespace
+
+bool window_cut_by_sequence(const Problem& p, int i) {
+  const auto w = window_of(p, i);
+  return w && (w->lo < 0 || w->hi > p.N - 1);
+}
+
+std::string describe_query(const Problem& p, int i) {
+  std::vector<std::string> parts;
+  if (p.pattern.kind == PatternKind::kGlobalLocal && p.pattern.is_global(i)) parts.push_back("a global query (it sees every key)");
+  if (const auto w = window_of(p, i)) {
+    if (w->lo < 0) parts.push_back("sequence start (its window is cut at key 0)");
+    if (w->hi > p.N - 1) parts.push_back("sequence end (its window is cut at key N-1 = " + std::to_string(p.N - 1) + ")");
+  }
+  if (in_partial_last_tile(p, i))
+    parts.push_back("the partial last query tile (N = " + std::to_string(p.N) + " is not a multiple of 64)");
+  if (parts.empty()) return "interior";
+  std::string text = parts[0];
+  for (size_t k = 1; k < parts.size(); ++k) text += ", " + parts[k];
+  return text;
+}
+
+std::string describe_pair(const Problem& p, int i, int j) {
+  std::string where;
+  const auto w = window_of(p, i);
+  if (!w) {
+    where = "in a global query's row (it sees every key)";
+  } else if (p.pattern.kind == PatternKind::kGlobalLocal && p.pattern.is_global(j)) {
+    where = "a global key (every query sees it)";
+  } else if ((j - w->lo) % w->step != 0 && j > w->lo && j < w->hi) {
+    where = "between the dilated keys (" + keys_text(p, i, *w) + ")";
+  } else if (j == w->hi + w->step) {
+    where = (p.pattern.kind == PatternKind::kCausalSlidingWindow ? "the first future key, one right of the window ("
+                                                                 : "one key right of the window (") +
+            keys_text(p, i, *w) + ")";
+  } else if (j == w->lo - w->step) {
+    where = "one key left of the window (" + keys_text(p, i, *w) + ")";
+  } else if (j > w->hi) {
+    where = (p.pattern.kind == PatternKind::kCausalSlidingWindow ? "a future key, right of the window ("
+                                                                 : "right of the window (") +
+            keys_text(p, i, *w) + ")";
+  } else if (j < w->lo) {
+    where = "left of the window (" + keys_text(p, i, *w) + ")";
+  } else if (j == w->lo) {
+    where = "at the window's left edge (" + keys_text(p, i, *w) + ")";
+  } else if (j == w->hi) {
+    where = "at the window's right edge (" + keys_text(p, i, *w) + ")";
+  } else {
+    where = "inside the window (" + keys_text(p, i, *w) + ")";
+  }
+  if (in_partial_last_tile(p, j)) where += ", in the partial last key tile";
+  return where;
+}
+
+std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) {
+  std::vector<const CaseFacts*> failing;
+  for (const CaseFacts& c : cases)
+    if (!c.passed) failing.push_back(&c);
+  if (failing.empty()) return {};
+  std::vector<std::string> hints;
+  auto any_failing = [&](auto pred) { return std::any_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
+  auto all_failing = [&](auto pred) { return std::all_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
+  // "Only the cases with this property fail": each failing case has it, and some case without it passed.
+  auto fails_only = [&](const std::function<bool(const CaseFacts&)>& has) {
+    return all_failing(has) &&
+           std::any_of(cases.begin(), cases.end(), [&](const CaseFacts& c) { return c.passed && !has(c); });
+  };
+
+  if (all_failing([](const CaseFacts& c) { return c.nothing_written; }) && failing.size() == cases.size()) {
+    hints.push_back("Nothing was written in any case: the stage is not implemented yet (every output still holds the "
+                    "poison the grader put there before the launch).");
+    return hints;
+  }
+  if (any_failing([](const CaseFacts& c) { return c.not_finite > 0; }))
+    hints.push_back("NaN or infinity in the output. A row that sees no key of a tile computes exp(-inf - (-inf)) = "
+                    "NaN: use 0 in place of a running max of -infinity, and never divide by a zero sum "
+                    "(docs/troubleshooting.md, \"NaN\").");
+  if (any_failing([](const CaseFacts& c) { return c.unwritten > 0 && !c.nothing_written; })) {
+    if (all_failing([](const CaseFacts& c) { return c.unwritten == 0 || c.unwritten_only_in_partial_tile; }))
+      hints.push_back("Rows of the last, partial query tile were never written (N is not a multiple of 64 there): "
+                      "launch ceil(N / 64) query tiles and store every row i < N.");
+    else
+      hints.push_back("Some outputs were never written: does the grid cover every query (ceil(N / block)) and every "
+                      "(batch, head), and does every thread store all of its rows?");
+  }
+  if (fails_only([](const CaseFacts& c) { return c.multi_head; }))
+    hints.push_back("Only problems with B*H > 1 fail: the rows of head (b, h) start at ((b*H + h)*N + i)*D "
+                    "(Problem::row_offset); check the strides for the batch and the head.");
+  if (fails_only([](const CaseFacts& c) { return c.partial_tile; }))
+    hints.push_back("Only N that are not a multiple of 64 fail: in the last, partial tile, keys j >= N must be "
+                    "masked, and queries i >= N neither computed into the softmax of others nor stored.");
+  if (fails_only([](const CaseFacts& c) { return c.D != 64; }))
+    hints.push_back("Only head dimensions other than 64 fail: is D hard-coded somewhere (a loop bound, a stride, a "
+                    "shared-memory size)? Use the template parameter D.");
+  if (fails_only([](const CaseFacts& c) { return c.scale_one; }) ||
+      fails_only([](const CaseFacts& c) { return !c.scale_one; }))
+    hints.push_back("Cases fail or pass with the scale: S = scale * (Q . K) with the problem's scale (1/sqrt(D) by "
+                    "default, 1 in the exercise's literal formula), applied once.");
+  if (fails_only([](const CaseFacts& c) { return c.window_zero; }))
+    hints.push_back("W = 0 fails: the window is inclusive, so each query still sees itself and O[i] = V[i].");
+  if (fails_only([](const CaseFacts& c) { return c.full_window; }))
+    hints.push_back("W >= N fails: clamp the window to the sequence, 0 .. N-1, and beware of overflow in i + W.");
+  if (fails_only([](const CaseFacts& c) { return c.large_inputs; }))
+    hints.push_back("Only large inputs fail: subtract the row's maximum score before exp() (the stable softmax), "
+                    "or exp() overflows to infinity.");
+  if (fails_only([](const CaseFacts& c) { return c.asymmetric; }))
+    hints.push_back("The window with different sides fails: use pattern.left for the keys before the query and "
+                    "pattern.right for the keys after it.");
+  if (all_failing([](const CaseFacts& c) { return c.errors_only_at_sequence_ends; }))
+    hints.push_back("The wrong queries all sit near the ends of the sequence: clamp the window to keys 0 .. N-1 "
+                    "(max(0, i - W) and min(N - 1, i + W)).");
+  if (hints.empty())
+    hints.push_back("Compare with the reference on the first failing case below; `swa pattern` draws the pattern, and "
+                    "docs/troubleshooting.md lists the usual mistakes and the feedback each produces.");
+  return hints;
+}
+
+std::vector<std::string> window_hints(const Problem& p, const std::vector<WeightError>& errors) {
+  bool right_past = false, left_past = false, far_outside = false, edge_missing = false, inside = false;
+  for (const WeightError& e : errors) {
+    const auto w = window_of(p, e.i);
+    if (e.outside) {
+      if (w && e.j == w->hi + w->step) right_past = true;
+      else if (w && e.j == w->lo - w->step) left_past = true;
+      else far_outside = true;
+    } else {
+      if (w && (e.j == w->lo || e.j == w->hi) && std::abs(e.got) < 1e-6) edge_missing = true;
+      else inside = true;
+    }
+  }
+  std::vector<std::string> hints;
+  if (right_past)
+    hints.push_back("Keys one past the right edge of the window get weight: the window is inclusive, "
+                    "i - W_left <= j <= i + W_right; the key at i + W_right + 1 must be masked (an off-by-one "
+                    "in the right bound: <= i + W, not <= i + W + 1).");
+  if (left_past)
+    hints.push_back("Keys one past the left edge of the window get weight: the bound is i - W_left <= j; the key "
+                    "at i - W_left - 1 must be masked (an off-by-one in the left bound).");
+  if (far_outside)
+    hints.push_back("Keys outside the pattern get weight: every score whose key the pattern hides must be set to "
+                    "-infinity before the softmax, in every partial tile.");
+  if (edge_missing)
+    hints.push_back("The keys at the window's edges get no weight: both bounds are inclusive (j = i - W and "
+                    "j = i + W are visible).");
+  if (inside && !edge_missing)
+    hints.push_back("Weights inside the window differ from the softmax: its max and its sum must run over exactly "
+                    "the visible keys; check the scale and the normalisation.");
+  return hints;
+}
+
+}  // namespace swa

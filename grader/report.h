@@ -1,0 +1,39 @@
+// report.h: the grader's three outputs, from one report object (the content of grade.json).
+//
+//   print_report      the terminal report: each stage's checks, feedback for what failed, a summary table
+//   grade.json        everything: every case, measurement and timing (the input of plots/)
+//   results.json      the same scores in Gradescope's autograder format
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rubric.h"
+
+namespace swa {
+
+struct ReportHeader {
+  std::string gpu, date, commit, variant, status = "graded";  // status: "graded" or "no GPU"
+  uint64_t seed = 0;
+};
+
+// Assembles grade.json from the stages' entries (checks.h): totals and the rubric in force.
+nlohmann::json make_report(const ReportHeader& header, const Rubric& rubric, const std::vector<nlohmann::json>& stages);
+
+// Gradescope's results.json: {"score", "output", "tests": [{"name", "score", "max_score", "status", "output",
+// "visibility"}, ...]}, a test per check of each stage.
+nlohmann::json gradescope_results(const nlohmann::json& report);
+
+// The terminal report. `verbose` shows every failing case instead of the first few.
+void print_report(const nlohmann::json& report, std::ostream& out, bool verbose = false);
+
+// Writes grade.json and results.json into `dir` (created if needed); returns their paths.
+std::vector<std::string> write_reports(const nlohmann::json& report, const std::string& dir);
+
+// True when every stage got every point.
+bool full_marks(const nlohmann::json& report);
+
+}  // namespace swa

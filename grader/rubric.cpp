@@ -1,0 +1,164 @@
+// rubric.cpp: the default rubric, rubric files, and the score arithmetic.
+#include "rubric.h"
+
+#include <algorithm>
+#include <fstream>
+#include <stdexcept>
+
+#include "pattern_spec.h"
+
+namespace swa {
+
+using nlohmann::json;
+
+StageRubric default_stage_rubric(const std::string& name) {
+  StageRubric r;  // stages 03 on: correctness 40, window 20, memory 10, speed 30
+  const std::string number = name.substr(0, 2);
+  if (number == "01" || number == "02") {
+    r.correctness = 60, r.window = 25, r.memory = 15, r.speed = 0;  // no speed target before the window tiles
+  }
+  if (number == "01") r.memory_rule = MemoryRule::kPerScore, r.memory_bytes = 8;  // it may keep every score
+  if (number == "03") r.speed_target = 0.55;  // still two passes over the tiles
+  // Stage 05 masks its partial tiles through the general Pattern::allows, and two of the causal window's
+  // three tiles are partial: a lower fraction of the bound, like stage 03's.
+  if (number == "05") r.speed_target = 0.55, r.speed_pattern = "causal:128";
+  return r;
+}
+
+Rubric default_rubric() { return Rubric{}; }
+
+StageRubric Rubric::stage(const std::string& name) const {
+  const auto it = stages.find(name);
+  return it != stages.end() ? it->second : default_stage_rubric(name);
+}
+
+namespace {
+
+// Reads field `key` of object `obj` (at `path` in `source`) into `value` if present, checking its type
+// and that it is at least `min`.
+void read_number(const json& obj, const char* key, double& value, const std::string& where, double min = 0) {
+  if (!obj.contains(key)) return;
+  const json& x = obj[key];
+  if (!x.is_number())
+    throw std::runtime_error(where + "." + key + ": expected a number, got " + std::string(x.type_name()));
+  value = x.get<double>();
+  if (!(value >= min)) throw std::runtime_error(where + "." + key + ": " + x.dump() + " must be >= " + std::to_string(min));
+}
+
+void reject_unknown(const json& obj, std::initializer_list<const char*> known, const std::string& where) {
+  if (!obj.is_object()) throw std::runtime_error(where + ": expected an object, got " + std::string(obj.type_name()));
+  for (const auto& [key, value] : obj.items()) {
+    if (std::find_if(known.begin(), known.end(), [&](const char* k) { return key == k; }) == known.end()) {
+      std::string list;
+      for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;
+      throw std::runtime_error(where + ": unknown field '" + key + "' (known: " + list + ")");
+    }
+  }
+}
+
+}  // namespace
+
+Rubric rubric_from_json(const json& file, const std::string& source) {
+  Rubric r = default_rubric();
+  reject_unknown(file, {"stages", "tolerance", "window", "timeouts"}, source);
+  if (file.contains("stages")) {
+    const std::string where = source + ": stages";
+    if (!file["stages"].is_object()) throw std::runtime_error(where + ": expected an object of stage names");
+    for (const auto& [name, entry] : file["stages"].items()) {
+      const std::string at = where + "." + name;
+      reject_unknown(entry, {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "memory_rule",
+                             "memory_bytes"},
+                     at);
+      StageRubric s = default_stage_rubric(name);
+      read_number(entry, "correctness", s.correctness, at);
+      read_number(entry, "window", s.window, at);
+      read_number(entry, "memory", s.memory, at);
+      read_number(entry, "speed", s.speed, at);
+      read_number(entry, "speed_target", s.speed_target, at, 1e-6);
+      read_number(entry, "memory_bytes", s.memory_bytes, at, 1e-6);
+      if (entry.contains("speed_pattern")) {
+        if (!entry["speed_pattern"].is_string()) throw std::runtime_error(at + ".speed_pattern: expected a string");
+        s.speed_pattern = entry["speed_pattern"].get<std::string>();
+        try {
+          parse_pattern(s.speed_pattern, 4096);
+        } catch (const std::exception& e) {
+          throw std::runtime_error(at + ".speed_pattern: " + e.what());
+        }
+      }
+      if (entry.contains("memory_rule")) {
+        const std::string rule = entry["memory_rule"].is_string() ? entry["memory_rule"].get<std::string>() : "";
+        if (rule == "per_score") s.memory_rule = MemoryRule::kPerScore;
+        else if (rule == "per_row") s.memory_rule = MemoryRule::kPerRow;
+        else throw std::runtime_error(at + ".memory_rule: expected \"per_score\" or \"per_row\", got " + entry["memory_rule"].dump());
+      }
+      r.stages[name] = s;
+    }
+  }
+  if (file.contains("tolerance")) {
+    const std::string at = source + ": tolerance";
+    reject_unknown(file["tolerance"], {"atol", "rtol"}, at);
+    read_number(file["tolerance"], "atol", r.tolerance.atol, at);
+    read_number(file["tolerance"], "rtol", r.tolerance.rtol, at);
+  }
+  if (file.contains("window")) {
+    const std::string at = source + ": window";
+    reject_unknown(file["window"], {"outside_max", "inside_atol", "inside_rtol"}, at);
+    read_number(file["window"], "outside_max", r.window_outside_max, at);
+    read_number(file["window"], "inside_atol", r.window_inside.atol, at);
+    read_number(file["window"], "inside_rtol", r.window_inside.rtol, at);
+  }
+  if (file.contains("timeouts")) {
+    const std::string at = source + ": timeouts";
+    reject_unknown(file["timeouts"], {"stage_seconds", "silence_seconds"}, at);
+    read_number(file["timeouts"], "stage_seconds", r.stage_timeout_s, at, 1);
+    read_number(file["timeouts"], "silence_seconds", r.silence_timeout_s, at, 1);
+  }
+  return r;
+}
+
+Rubric load_rubric(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the rubric file " + path);
+  json file;
+  try {
+    file = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw std::runtime_error("rubric file " + path + " is not valid JSON: " + e.what());
+  }
+  return rubric_from_json(file, path);
+}
+
+json to_json(const Rubric& r) {
+  json stages = json::object();
+  for (const auto& [name, s] : r.stages)
+    stages[name] = {{"correctness", s.correctness},
+                    {"window", s.window},
+                    {"memory", s.memory},
+                    {"speed", s.speed},
+                    {"speed_target", s.speed_target},
+                    {"speed_pattern", s.speed_pattern},
+                    {"memory_rule", s.memory_rule == MemoryRule::kPerScore ? "per_score" : "per_row"},
+                    {"memory_bytes", s.memory_bytes}};
+  return {{"stages", stages},
+          {"tolerance", {{"atol", r.tolerance.atol}, {"rtol", r.tolerance.rtol}}},
+          {"window",
+           {{"outside_max", r.window_outside_max},
+            {"inside_atol", r.window_inside.atol},
+            {"inside_rtol", r.window_inside.rtol}}},
+          {"timeouts", {{"stage_seconds", r.stage_timeout_s}, {"silence_seconds", r.silence_timeout_s}}}};
+}
+
+double speed_fraction(double speedup, double target) {
+  if (!(speedup > 0)) return 0;
+  if (target <= 1) return speedup >= target ? 1.0 : speedup / target;
+  return std::clamp((speedup - 1) / (target - 1), 0.0, 1.0);
+}
+
+double memory_limit_bytes(const StageRubric& rubric, const Problem& p) {
+  const double rows = static_cast<double>(p.batch_heads()) * p.N;
+  if (rubric.memory_rule == MemoryRule::kPerRow) return rubric.memory_bytes * rows;
+  const double window = static_cast<double>(p.pattern.left) + p.pattern.right + 1;
+  return rubric.memory_bytes * rows * std::min<double>(p.N, window);
+}
+
+}  // namespace swa

@@ -1,0 +1,63 @@
+// rubric.h: how many points each check of each stage is worth, and the thresholds behind them.
+//
+// The defaults are docs/grading.md's table. An instructor overrides any part with a JSON rubric file
+// (`swa grade --rubric FILE`); docs/grading.md shows the format. Everything score-related that is
+// arithmetic, not measurement, lives here, so that it can be tested without a GPU.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "compare.h"
+
+namespace swa {
+
+// How much device memory a stage may use (declared workspace plus anything allocated during a call).
+enum class MemoryRule {
+  kPerScore,  // bytes per (query, visible key) score: limit = bytes * B*H*N*min(N, left + right + 1)
+  kPerRow,    // bytes per query row: limit = bytes * B*H*N
+};
+
+struct StageRubric {
+  double correctness = 40, window = 20, memory = 10, speed = 30;  // points
+  MemoryRule memory_rule = MemoryRule::kPerRow;
+  double memory_bytes = 64;
+  // Speed: full points at speedup >= speed_target * tile bound over the grader's full-attention baseline.
+  double speed_target = 0.75;
+  std::string speed_pattern = "sliding:128";
+
+  double max_score() const { return correctness + window + memory + speed; }
+};
+
+struct Rubric {
+  std::map<std::string, StageRubric> stages;  // by stage folder name; others use default_stage_rubric()
+  Tolerance tolerance;                        // correctness: |got - ref| <= atol * max(1, max|V|) + rtol * |ref|
+  double window_outside_max = 1e-5;           // window check: largest weight allowed outside the pattern
+  Tolerance window_inside{1e-4, 1e-2};        // window check: weights inside the pattern against the reference
+  double stage_timeout_s = 180;               // a stage's worker is stopped after this long ...
+  double silence_timeout_s = 30;              // ... or after this long without progress (a hung kernel)
+
+  // The rubric of a stage: the entry for its name, else the default for its number ("03_..." -> 03).
+  StageRubric stage(const std::string& name) const;
+};
+
+// The defaults of docs/grading.md.
+Rubric default_rubric();
+StageRubric default_stage_rubric(const std::string& stage_name);
+
+// The defaults, overridden by the JSON rubric file at `path`. Throws std::runtime_error naming the file
+// and the field when the file cannot be read, is not JSON, or holds an unknown field or a bad value.
+Rubric load_rubric(const std::string& path);
+Rubric rubric_from_json(const nlohmann::json& overrides, const std::string& source);
+nlohmann::json to_json(const Rubric& rubric);
+
+// Points for a measured speedup s against a target t (both over the baseline): linear from 1x (no
+// gain: 0) to t (full); when t <= 1, full for s >= t.
+double speed_fraction(double speedup, double target);
+
+// The memory limit of a stage for a problem, in bytes.
+double memory_limit_bytes(const StageRubric& rubric, const Problem& p);
+
+}  // namespace swa
