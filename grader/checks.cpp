@@ -213,7 +213,9 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
 // Check 2: the window constraint
 // ---------------------------------------------------------------------------------------------------
 
-json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric, bool* passed) {
+// keep_weights: record the recovered and expected weight matrices even if the case passes (they are
+// always recorded for a failing case).
+json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric, bool keep_weights, bool* passed) {
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);  // one head
   HostInputs in = random_inputs(p, c.seed);
@@ -277,17 +279,21 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
   }
   result["mismatches"] = mismatches;
   result["hints"] = window_hints(p, errors);
-  json rec = json::array(), exp = json::array();
-  for (int i = 0; i < p.N; ++i) {
-    json r = json::array(), x = json::array();
-    for (int j = 0; j < p.N; ++j) {
-      r.push_back(value_json(recovered[i][j]));
-      x.push_back(static_cast<float>(expected[i][j]));
+  if (keep_weights || !*passed) {  // the matrices, for plots/ (figure 5); 6 decimals are plenty for a weight
+    auto rounded = [](double w) { return std::round(w * 1e6) / 1e6; };
+    json rec = json::array(), exp = json::array();
+    for (int i = 0; i < p.N; ++i) {
+      json r = json::array(), x = json::array();
+      for (int j = 0; j < p.N; ++j) {
+        const json v = value_json(recovered[i][j]);
+        r.push_back(v.is_number() ? json(rounded(v.get<double>())) : v);
+        x.push_back(rounded(expected[i][j]));
+      }
+      rec.push_back(std::move(r));
+      exp.push_back(std::move(x));
     }
-    rec.push_back(std::move(r));
-    exp.push_back(std::move(x));
+    result["weights"] = {{"recovered", std::move(rec)}, {"expected", std::move(exp)}};
   }
-  result["weights"] = {{"recovered", std::move(rec)}, {"expected", std::move(exp)}};
   return result;
 }
 
@@ -300,7 +306,7 @@ json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRu
   for (size_t k = 0; k < cases.size(); ++k) {
     emit({{"type", "progress"}, {"check", "window"}, {"case", cases[k].name}, {"index", k}, {"total", cases.size()}});
     bool ok = false;
-    json r = window_case(stage, cases[k], rubric, &ok);
+    json r = window_case(stage, cases[k], rubric, /*keep_weights=*/k == 0, &ok);
     passed += ok;
     if (r.contains("hints"))
       for (const auto& h : r["hints"])
@@ -405,7 +411,8 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
   struct Shape {
     int B, H, N;
   };
-  const std::vector<Shape> shapes = {{1, 1, 512}, {1, 1, 1024}, {1, 1, 2048}, {4, 16, 4096}};
+  std::vector<Shape> shapes;  // the exercise's single heads, then a size that fills the GPU
+  for (int N : kSpeedSequenceLengths) shapes.push_back(N < 4096 ? Shape{1, 1, N} : Shape{4, 16, N});
   std::unique_ptr<StageLibrary> solution;
   if (!target.solution.empty() && target.solution != target.library) solution = std::make_unique<StageLibrary>(target.solution);
   TimingOptions timing;  // warm-up, L2 flushed, median of >= 20
@@ -594,10 +601,15 @@ json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed,
   }
   json checks = json::array();
   std::string current = "loading";
+  std::string current_case;
+  const Emit tracking = [&](const json& event) {  // remember where we are, for the message of a fault
+    current_case = event.value("case", std::string());
+    emit(event);
+  };
   try {
     bool not_implemented = false;
     current = "correctness";
-    json correctness = correctness_check(*stage, rubric, points, seed, emit, &not_implemented);
+    json correctness = correctness_check(*stage, rubric, points, seed, tracking, &not_implemented);
     if (not_implemented) {
       json result = ungraded_stage(target.name, "not implemented",
                                    "the output was never written in any case: the stage is not implemented yet", points);
@@ -606,19 +618,19 @@ json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed,
     }
     checks.push_back(correctness);
     current = "window";
-    checks.push_back(window_check(*stage, rubric, points, seed, emit));
+    checks.push_back(window_check(*stage, rubric, points, seed, tracking));
     current = "memory";
-    checks.push_back(memory_check(*stage, points, seed, emit));
+    checks.push_back(memory_check(*stage, points, seed, tracking));
     if (points.speed > 0) {
       current = "speed";
       const bool all_correct = correctness["score"].get<double>() >= points.correctness - 1e-9;
-      checks.push_back(all_correct ? speed_check(target, *stage, points, seed, emit)
+      checks.push_back(all_correct ? speed_check(target, *stage, points, seed, tracking)
                                    : skipped_check("speed", points.speed,
                                                    "skipped: every correctness case must pass before speed counts"));
     }
   } catch (const StageFault& e) {
     return ungraded_stage(target.name, "cuda error",
-                          "a CUDA error during the " + current + " check: " + e.what() +
+                          "a CUDA error during the " + current + " check, case '" + current_case + "': " + e.what() +
                               " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
                           points);
   }

@@ -103,9 +103,12 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
   std::vector<std::string> hints;
   auto any_failing = [&](auto pred) { return std::any_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
   auto all_failing = [&](auto pred) { return std::all_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
-  // "Only the cases with this property fail": each failing case has it, and some case without it passed.
+  // "Only the cases with this property fail": every failing case has it, at least half of the cases that
+  // have it fail (so that one failing case does not blame every property it happens to have), and some
+  // case without it passed.
   auto fails_only = [&](const std::function<bool(const CaseFacts&)>& has) {
-    return all_failing(has) &&
+    const auto with = std::count_if(cases.begin(), cases.end(), [&](const CaseFacts& c) { return has(c); });
+    return all_failing(has) && 2 * static_cast<long>(failing.size()) >= with &&
            std::any_of(cases.begin(), cases.end(), [&](const CaseFacts& c) { return c.passed && !has(c); });
   };
 
@@ -153,7 +156,7 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
     hints.push_back("The wrong queries all sit near the ends of the sequence: clamp the window to keys 0 .. N-1 "
                     "(max(0, i - W) and min(N - 1, i + W)).");
   if (hints.empty())
-    hints.push_back("Compare with the reference on the first failing case below; `swa pattern` draws the pattern, and "
+    hints.push_back("Compare with the reference on the first failing case; `swa pattern` draws the pattern, and "
                     "docs/troubleshooting.md lists the usual mistakes and the feedback each produces.");
   return hints;
 }

@@ -156,7 +156,7 @@ json run_worker(const GradeOptions& o, const std::string& rubric_file, const Sta
     state = "timed out";
     message = "the stage was stopped " + doing(last_progress) + ": " + killed_because +
               ". A kernel that never finishes is the usual cause: an endless loop, or a __syncthreads() that not "
-              "every thread of the block reaches.";
+              "every thread of the block reaches";
   } else if (WIFSIGNALED(status)) {
     message = "the stage crashed " + doing(last_progress) + " (signal " + std::to_string(WTERMSIG(status)) + ", " +
               strsignal(WTERMSIG(status)) + ")";
@@ -214,7 +214,7 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     out << "  reference self-check: " << check.cases << " cases, " << check.failed << " failed, worst relative error "
         << check.worst_error << (check.failed ? ", first failure: " + check.first_failure : "") << "\n";
     for (const StageTarget& t : targets)
-      results.push_back(ungraded_stage(t.name, "no GPU", "not graded: no GPU (" + why + ")", o.rubric.stage(t.name)));
+      results.push_back(ungraded_stage(t.name, "no GPU", "no GPU (" + why + ")", o.rubric.stage(t.name)));
     json report = make_report(header, o.rubric, results);
     report["self_check"] = {{"cases", check.cases}, {"failed", check.failed}, {"worst_error", check.worst_error}};
     const std::vector<std::string> paths = write_reports(report, o.out_dir);

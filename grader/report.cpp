@@ -155,13 +155,13 @@ std::vector<std::string> write_reports(const json& report, const std::string& di
   std::filesystem::create_directories(dir);
   const std::string grade = (std::filesystem::path(dir) / "grade.json").string();
   const std::string gradescope = (std::filesystem::path(dir) / "results.json").string();
-  auto write = [](const std::string& path, const json& content) {
+  auto write = [](const std::string& path, const json& content, int indent) {
     std::ofstream out(path);
     if (!out) throw std::runtime_error("cannot write " + path);
-    out << content.dump(1) << "\n";
+    out << content.dump(indent) << "\n";
   };
-  write(grade, report);
-  write(gradescope, gradescope_results(report));
+  write(grade, report, -1);  // compact: it holds weight matrices; `python3 -m json.tool` shows it indented
+  write(gradescope, gradescope_results(report), 1);
   return {grade, gradescope};
 }
 

@@ -79,10 +79,12 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       if (entry.contains("speed_pattern")) {
         if (!entry["speed_pattern"].is_string()) throw std::runtime_error(at + ".speed_pattern: expected a string");
         s.speed_pattern = entry["speed_pattern"].get<std::string>();
-        try {
-          parse_pattern(s.speed_pattern, 4096);
-        } catch (const std::exception& e) {
-          throw std::runtime_error(at + ".speed_pattern: " + e.what());
+        for (int N : kSpeedSequenceLengths) {  // it must fit every shape the speed check times
+          try {
+            parse_pattern(s.speed_pattern, N);
+          } catch (const std::exception& e) {
+            throw std::runtime_error(at + ".speed_pattern: at N = " + std::to_string(N) + ": " + e.what());
+          }
         }
       }
       if (entry.contains("memory_rule")) {
@@ -149,8 +151,8 @@ json to_json(const Rubric& r) {
 }
 
 double speed_fraction(double speedup, double target) {
-  if (!(speedup > 0)) return 0;
-  if (target <= 1) return speedup >= target ? 1.0 : speedup / target;
+  if (!(speedup > 1)) return 0;  // not faster than full attention: nothing, whatever the target
+  if (target <= 1) return 1;
   return std::clamp((speedup - 1) / (target - 1), 0.0, 1.0);
 }
 

@@ -53,9 +53,12 @@ Rubric load_rubric(const std::string& path);
 Rubric rubric_from_json(const nlohmann::json& overrides, const std::string& source);
 nlohmann::json to_json(const Rubric& rubric);
 
-// Points for a measured speedup s against a target t (both over the baseline): linear from 1x (no
-// gain: 0) to t (full); when t <= 1, full for s >= t.
+// Points for a measured speedup s against a target t (both over the baseline): none unless s > 1 (faster
+// than full attention), then linear up to full at t; when t <= 1, full for any s > 1.
 double speed_fraction(double speedup, double target);
+
+// The sequence lengths the speed check times (B = H = 1 for the first three, B = 4, H = 16 for 4096).
+constexpr int kSpeedSequenceLengths[] = {512, 1024, 2048, 4096};
 
 // The memory limit of a stage for a problem, in bytes.
 double memory_limit_bytes(const StageRubric& rubric, const Problem& p);

@@ -74,6 +74,12 @@ if ((grade)); then
     summary+=("$(score_table "$out/grade-$variant.txt")")
     [[ $variant == solution ]] && ((rc != 0)) && status=1
   done
+  # A realistic mistake for figure 5 of plots/ (the window's right edge one key too far).
+  if [[ -f build/gpu/stages/planted/04_off_by_one.so ]]; then
+    timeout 120 build/gpu/swa grade --variant planted 04_off_by_one --out "$out/grade-planted" > "$out/grade-planted.txt" 2>&1
+    note "grade planted 04_off_by_one (expect lost correctness and window points): exit $?, $(grep -E '^04_off_by_one' "$out/grade-planted.txt" | head -n 1)"
+    cp "$out/grade-planted/grade.json" "$out/grade-planted.json" 2>/dev/null
+  fi
 fi
 
 if ((bench)); then

@@ -11,7 +11,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 cmake --preset student > /dev/null
-cmake --build --preset student
+# Build every stage that compiles: one that does not must not keep the others from being graded. The
+# stage libraries are removed first, so that an old build of a stage that no longer compiles is not graded.
+rm -f build/student/stages/student/*.so
+cmake --build --preset student -- -k 0 || echo "grade.sh: part of the build failed (errors above)" >&2
+[[ -x build/student/swa ]] || { echo "grade.sh: the grader itself did not build" >&2; exit 2; }
+for dir in stages/[0-9][0-9]_*/; do
+  name=$(basename "$dir")
+  [[ -f build/student/stages/student/$name.so ]] || echo "grade.sh: $name did not compile, so it is not graded" >&2
+done
 # A student release ships the solutions compiled (tools/make_release.sh): the grader compares times.
 extra=()
 [[ -d prebuilt/stages/solution ]] && extra=(--solutions-dir prebuilt/stages)

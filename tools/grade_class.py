@@ -55,6 +55,9 @@ def build_student(student: str, kernels, out: pathlib.Path, arch: str, log):
     configure = ["cmake", "-S", str(ROOT), "-B", str(build), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
                  f"-DSWA_STAGES_DIR={work}", "-DSWA_BUILD_TESTS=OFF", f"-DCMAKE_CUDA_ARCHITECTURES={arch}"]
     subprocess.run(configure, stdout=log, stderr=subprocess.STDOUT, check=True)
+    # An earlier run's libraries must not stand in for stages that no longer compile.
+    for old in (build / "stages" / "student").glob("*.so"):
+        old.unlink()
     # -k 0: a stage that does not compile must not keep the others from being built.
     subprocess.run(["cmake", "--build", str(build), "--target", "student_stages", "--", "-k", "0"],
                    stdout=log, stderr=subprocess.STDOUT)

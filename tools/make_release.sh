@@ -13,6 +13,11 @@ dest=$1
 [[ ! -e $dest ]] || { echo "make_release: $dest exists; give a new folder" >&2; exit 2; }
 [[ -d solutions ]] || { echo "make_release: no solutions/ here: run it in the instructor's kit" >&2; exit 2; }
 tools/make_starters.py --check || { echo "make_release: the starters are out of date: run tools/make_starters.py" >&2; exit 1; }
+# The release is made of what git tracks: anything not committed would silently be left out.
+if [[ -n $(git status --porcelain) ]]; then
+  echo "make_release: the working tree has changes or untracked files; commit them first (git status)" >&2
+  exit 1
+fi
 
 cmake --preset instructor > /dev/null
 cmake --build --preset instructor

@@ -84,6 +84,8 @@ TEST(Rubric, BadFilesNameTheField) {
             std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"05_x": {"speed_pattern": "circle:3"}}})")).find("unknown kind 'circle'"),
             std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"05_x": {"speed_pattern": "global:8:700"}}})")).find("at N = 512"),
+            std::string::npos) << "a global position past the smallest timed N";
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"01_x": {"memory_rule": "lots"}}})")).find("per_score"),
             std::string::npos);
   const auto dir = temp_dir("rubric");
@@ -103,8 +105,8 @@ TEST(Rubric, SpeedPointsScaleFromNoGainToTheTarget) {
   EXPECT_DOUBLE_EQ(speed_fraction(3.0, 5.0), 0.5);
   EXPECT_EQ(speed_fraction(5.0, 5.0), 1.0);
   EXPECT_EQ(speed_fraction(9.0, 5.0), 1.0) << "no bonus past the target";
-  EXPECT_DOUBLE_EQ(speed_fraction(0.4, 0.8), 0.5) << "a target at or below 1x scales from 0";
-  EXPECT_EQ(speed_fraction(0.9, 0.8), 1.0);
+  EXPECT_EQ(speed_fraction(0.9, 0.8), 0.0) << "a target below 1x still asks for a gain";
+  EXPECT_EQ(speed_fraction(1.05, 0.8), 1.0);
   EXPECT_EQ(speed_fraction(std::nan(""), 2.0), 0.0);
 }
 
@@ -191,6 +193,14 @@ TEST(Feedback, CorrectnessHintsFromWhichCasesFail) {
   EXPECT_NE(hints[0].find("NaN"), std::string::npos);
 
   EXPECT_TRUE(correctness_hints({fact("a", true)}).empty());
+
+  // One failing case does not blame every property it has: most cases have several heads, and pass.
+  cases = {fact("large inputs", false), fact("x", true), fact("y", true), fact("z", true)};
+  for (CaseFacts& c : cases) c.multi_head = true;
+  cases[0].large_inputs = true;
+  hints = correctness_hints(cases);
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("large inputs") != std::string::npos; }));
+  EXPECT_FALSE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("B*H > 1") != std::string::npos; }));
 }
 
 TEST(Feedback, WindowHintsNameTheEdge) {
