@@ -156,8 +156,9 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
     hints.push_back("The wrong queries all sit near the ends of the sequence: clamp the window to keys 0 .. N-1 "
                     "(max(0, i - W) and min(N - 1, i + W)).");
   if (hints.empty())
-    hints.push_back("Compare with the reference on the first failing case; `swa pattern` draws the pattern, and "
-                    "docs/troubleshooting.md lists the usual mistakes and the feedback each produces.");
+    hints.push_back("Compare with the reference on the first failing case. The window check's feedback says which "
+                    "keys each query really weighs; `swa pattern` draws the pattern, and docs/troubleshooting.md "
+                    "lists the usual mistakes and the feedback each produces.");
   return hints;
 }
 
@@ -188,7 +189,9 @@ std::vector<std::string> window_hints(const Problem& p, const std::vector<Weight
   if (edge_missing)
     hints.push_back("The keys at the window's edges get no weight: both bounds are inclusive (j = i - W and "
                     "j = i + W are visible).");
-  if (inside && !edge_missing)
+  // Weight on a key outside the pattern is taken from the keys inside, so those differ too: say so only
+  // when it is the whole story.
+  if (inside && !edge_missing && !right_past && !left_past && !far_outside)
     hints.push_back("Weights inside the window differ from the softmax: its max and its sum must run over exactly "
                     "the visible keys; check the scale and the normalisation.");
   return hints;

@@ -205,8 +205,8 @@ TEST(Feedback, CorrectnessHintsFromWhichCasesFail) {
 
 TEST(Feedback, WindowHintsNameTheEdge) {
   const Problem p = on(PatternSpec::sliding(10), 200);
-  auto hints = window_hints(p, {{50, 61, 0.0, 0.01, true}});
-  ASSERT_EQ(hints.size(), 1u);
+  auto hints = window_hints(p, {{50, 61, 0.0, 0.01, true}, {50, 55, 0.02, 0.019, false}});
+  ASSERT_EQ(hints.size(), 1u) << "the inside weights differ because of the key outside: one hint";
   EXPECT_NE(hints[0].find("right edge"), std::string::npos);
   EXPECT_NE(hints[0].find("off-by-one"), std::string::npos);
   hints = window_hints(p, {{50, 39, 0.0, 0.01, true}});
@@ -215,6 +215,8 @@ TEST(Feedback, WindowHintsNameTheEdge) {
   EXPECT_NE(hints[0].find("edges get no weight"), std::string::npos);
   hints = window_hints(p, {{50, 120, 0.0, 0.3, true}});
   EXPECT_NE(hints[0].find("outside the pattern"), std::string::npos);
+  hints = window_hints(p, {{50, 55, 0.02, 0.03, false}});
+  EXPECT_NE(hints[0].find("normalisation"), std::string::npos);
   EXPECT_TRUE(window_hints(p, {}).empty());
 }
 
