@@ -18,7 +18,7 @@ class AllocationCounter {
   AllocationCounter& operator=(const AllocationCounter&) = delete;
 
   size_t bytes() const;  // device memory asked for since construction
-  int calls() const;     // allocation calls since construction
+  int calls() const;  // allocation calls since construction
 };
 
 // True when this program's allocation functions are the ones the CUDA runtime calls resolve to (the

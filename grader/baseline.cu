@@ -1,6 +1,5 @@
 // baseline.cu: full attention, one pass, for the speed check (see baseline.h).
 #include "baseline.h"
-
 #include "stage.h"
 #include "tiles.cuh"
 

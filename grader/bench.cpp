@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "compare.h"
-#include "environment.h"
 #include "cuda_check.h"
+#include "environment.h"
 #include "inputs.h"
 #include "pattern_spec.h"
 #include "stage_library.h"
@@ -30,8 +30,8 @@ json measure(const StageLibrary& stage, Problem p, const PatternSpec& spec, cons
   const double need = static_cast<double>(p.num_elements()) * (3 * sizeof(__half) + sizeof(float)) + workspace;
   if (need > 0.85 * static_cast<double>(free_bytes)) {
     std::ostringstream why;
-    why << std::fixed << std::setprecision(1) << "needs " << need / 1e9 << " GB of GPU memory, "
-        << free_bytes / 1e9 << " GB free";
+    why << std::fixed << std::setprecision(1) << "needs " << need / 1e9 << " GB of GPU memory, " << free_bytes / 1e9
+        << " GB free";
     return {{"skipped", why.str()}};
   }
   DeviceProblem gpu(p, spec, workspace);
@@ -39,8 +39,9 @@ json measure(const StageLibrary& stage, Problem p, const PatternSpec& spec, cons
   gpu.poison_output();
   const Timing t = time_stage(stage.api(), gpu, timing, stream);
   const long long pairs = count_allowed_pairs(spec, p.N);
-  json r = {{"median_ms", t.median_ms}, {"min_ms", t.min_ms},   {"max_ms", t.max_ms},
-            {"runs", t.runs},           {"pairs_per_head", pairs}, {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
+  json r = {{"median_ms", t.median_ms},    {"min_ms", t.min_ms},
+            {"max_ms", t.max_ms},          {"runs", t.runs},
+            {"pairs_per_head", pairs},     {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
             {"workspace_bytes", workspace}};
   if (check) {
     const Comparison c = compare_heads(p, in, gpu.output(), {0, p.batch_heads() - 1});
@@ -60,7 +61,8 @@ std::vector<BenchShape> standard_shapes(const std::vector<int>& fill_sizes, int 
 
 json run_benchmarks(const BenchOptions& o, std::ostream& progress) {
   const std::vector<std::string> names = o.stages.empty() ? list_stages(o.stages_dir, o.variant) : o.stages;
-  if (names.empty()) throw std::runtime_error("no " + o.variant + " stage libraries under " + o.stages_dir + " (build first)");
+  if (names.empty())
+    throw std::runtime_error("no " + o.variant + " stage libraries under " + o.stages_dir + " (build first)");
   std::vector<std::unique_ptr<StageLibrary>> stages;
   for (const std::string& name : names)
     stages.push_back(std::make_unique<StageLibrary>(stage_path(o.stages_dir, o.variant, name)));
@@ -86,28 +88,29 @@ json run_benchmarks(const BenchOptions& o, std::ostream& progress) {
     const PatternSpec full = PatternSpec::sliding(shape.N);  // W >= N: every key
     const HostInputs in = random_inputs(p, seed++);
     for (const std::string& pattern : o.patterns)
-    for (const auto& stage : stages) {
-      const PatternSpec spec = parse_pattern(pattern, shape.N, seed);
-      json r = {{"stage", stage->name()}, {"variant", o.variant}, {"group", shape.group}, {"pattern", spec.to_string()},
-                {"B", shape.B},          {"H", shape.H},          {"N", shape.N},          {"D", shape.D}};
-      if (!stage->supports(spec.kind)) {
-        r["skipped"] = "does not implement the " + std::string(pattern_name(spec.kind)) + " pattern";
+      for (const auto& stage : stages) {
+        const PatternSpec spec = parse_pattern(pattern, shape.N, seed);
+        json r = {
+            {"stage", stage->name()}, {"variant", o.variant}, {"group", shape.group}, {"pattern", spec.to_string()},
+            {"B", shape.B},           {"H", shape.H},         {"N", shape.N},         {"D", shape.D}};
+        if (!stage->supports(spec.kind)) {
+          r["skipped"] = "does not implement the " + std::string(pattern_name(spec.kind)) + " pattern";
+          out["results"].push_back(r);
+          continue;
+        }
+        r["window"] = measure(*stage, p, spec, in, o.check, o.timing, stream);
+        r["tile_bound"] = tile_count_bound(spec.view(), shape.N);
+        if (o.with_full) {
+          r["full"] = measure(*stage, p, full, in, false, o.timing, stream);
+          if (r["window"].contains("median_ms") && r["full"].contains("median_ms"))
+            r["speedup"] = r["full"]["median_ms"].get<double>() / r["window"]["median_ms"].get<double>();
+        }
+        progress << "  " << stage->name() << "  B=" << shape.B << " H=" << shape.H << " N=" << shape.N << "  "
+                 << (r["window"].contains("median_ms") ? std::to_string(r["window"]["median_ms"].get<double>()) + " ms"
+                                                       : r["window"].value("skipped", std::string("?")))
+                 << std::endl;
         out["results"].push_back(r);
-        continue;
       }
-      r["window"] = measure(*stage, p, spec, in, o.check, o.timing, stream);
-      r["tile_bound"] = tile_count_bound(spec.view(), shape.N);
-      if (o.with_full) {
-        r["full"] = measure(*stage, p, full, in, false, o.timing, stream);
-        if (r["window"].contains("median_ms") && r["full"].contains("median_ms"))
-          r["speedup"] = r["full"]["median_ms"].get<double>() / r["window"]["median_ms"].get<double>();
-      }
-      progress << "  " << stage->name() << "  B=" << shape.B << " H=" << shape.H << " N=" << shape.N << "  "
-               << (r["window"].contains("median_ms") ? std::to_string(r["window"]["median_ms"].get<double>()) + " ms"
-                                                      : r["window"].value("skipped", std::string("?")))
-               << std::endl;
-      out["results"].push_back(r);
-    }
   }
   cudaStreamDestroy(stream);
   return out;
@@ -117,8 +120,8 @@ void print_bench_table(const json& results, std::ostream& os) {
   os << "GPU: " << results.value("gpu", "?") << "   pattern speeds: median of timed runs, L2 flushed; useful TFLOP/s = "
      << "4*D per unmasked (i, j) pair\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "%-18s %-9s %-16s %-14s %10s %8s %10s %8s %8s %7s %s\n", "stage", "group", "B,H,N,D",
-                "pattern", "window ms", "TFLOP/s", "full ms", "TFLOP/s", "speedup", "bound", "check");
+  std::snprintf(line, sizeof(line), "%-18s %-9s %-16s %-14s %10s %8s %10s %8s %8s %7s %s\n", "stage", "group",
+                "B,H,N,D", "pattern", "window ms", "TFLOP/s", "full ms", "TFLOP/s", "speedup", "bound", "check");
   os << line;
   for (const json& r : results["results"]) {
     const std::string shape = std::to_string(r["B"].get<int>()) + "," + std::to_string(r["H"].get<int>()) + "," +
@@ -147,8 +150,9 @@ void print_bench_table(const json& results, std::ostream& os) {
     if (r.contains("tile_bound")) std::snprintf(bound, sizeof(bound), "%.2fx", r["tile_bound"].get<double>());
     std::snprintf(line, sizeof(line), "%-18s %-9s %-16s %-14s %10s %8s %10s %8s %8s %7s %s\n",
                   r["stage"].get<std::string>().c_str(), r["group"].get<std::string>().c_str(), shape.c_str(),
-                  r["pattern"].get<std::string>().c_str(), ms("window").c_str(), tf("window").c_str(), ms("full").c_str(),
-                  tf("full").c_str(), speedup, bound, r["window"].value("check", std::string("-")).c_str());
+                  r["pattern"].get<std::string>().c_str(), ms("window").c_str(), tf("window").c_str(),
+                  ms("full").c_str(), tf("full").c_str(), speedup, bound,
+                  r["window"].value("check", std::string("-")).c_str());
     os << line;
   }
 }

@@ -3,10 +3,9 @@
 #pragma once
 
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "timing.h"
 
@@ -23,11 +22,11 @@ std::vector<BenchShape> standard_shapes(const std::vector<int>& fill_sizes, int 
 struct BenchOptions {
   std::string stages_dir;
   std::string variant = "solution";  // or "student"
-  std::vector<std::string> stages;    // names; empty: every stage of the variant
+  std::vector<std::string> stages;  // names; empty: every stage of the variant
   std::vector<BenchShape> shapes;
   std::vector<std::string> patterns = {"sliding:128"};  // each timed on every shape (stages skip the ones they lack)
-  bool with_full = true;                // also time each stage at W >= N for the speedup
-  bool check = true;                    // compare two heads of each window run with the reference
+  bool with_full = true;  // also time each stage at W >= N for the speedup
+  bool check = true;  // compare two heads of each window run with the reference
   TimingOptions timing;
 };
 

@@ -64,7 +64,7 @@ Problem problem_of(const CaseSpec& c, const PatternSpec& spec) {
 }
 
 json case_header(const CaseSpec& c) {
-  return {{"name", c.name}, {"pattern", c.pattern}, {"B", c.B}, {"H", c.H}, {"N", c.N},
+  return {{"name", c.name}, {"pattern", c.pattern}, {"B", c.B},      {"H", c.H}, {"N", c.N},
           {"D", c.D},       {"scale", c.scale},     {"seed", c.seed}};
 }
 
@@ -86,7 +86,8 @@ std::unique_ptr<DeviceProblem> allocate(const Problem& p, const PatternSpec& spe
   } catch (const CudaError& e) {
     if (e.code() != cudaErrorMemoryAllocation) throw StageFault(e.what());
     cudaGetLastError();
-    *why = "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
+    *why =
+        "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
     return nullptr;
   }
 }
@@ -175,8 +176,13 @@ CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const
       out.result["summary"] = cmp.summary();
       json mismatches = json::array();
       for (const Mismatch& m : cmp.first)
-        mismatches.push_back({{"b", m.bh / c.H}, {"h", m.bh % c.H}, {"i", m.i}, {"d", m.d}, {"expected", m.expected},
-                              {"got", value_json(m.got)}, {"kind", error_kind_name(m.kind)},
+        mismatches.push_back({{"b", m.bh / c.H},
+                              {"h", m.bh % c.H},
+                              {"i", m.i},
+                              {"d", m.d},
+                              {"expected", m.expected},
+                              {"got", value_json(m.got)},
+                              {"kind", error_kind_name(m.kind)},
                               {"where", describe_query(p, m.i)}});
       out.result["mismatches"] = mismatches;
       if (!f.passed) out.result["bad_per_query"] = cmp.bad_per_query;
@@ -194,7 +200,11 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
   json results = json::array();
   int passed = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
-    emit({{"type", "progress"}, {"check", "correctness"}, {"case", cases[k].name}, {"index", k}, {"total", cases.size()}});
+    emit({{"type", "progress"},
+          {"check", "correctness"},
+          {"case", cases[k].name},
+          {"index", k},
+          {"total", cases.size()}});
     CaseOutcome o = correctness_case(stage, cases[k], rubric);
     passed += o.facts.passed;
     facts.push_back(o.facts);
@@ -273,7 +283,12 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
   json mismatches = json::array();
   for (size_t k = 0; k < errors.size() && k < 8; ++k) {
     const WeightError& e = errors[k];
-    mismatches.push_back({{"b", 0}, {"h", 0}, {"i", e.i}, {"j", e.j}, {"expected", e.expected}, {"got", value_json(static_cast<float>(e.got))},
+    mismatches.push_back({{"b", 0},
+                          {"h", 0},
+                          {"i", e.i},
+                          {"j", e.j},
+                          {"expected", e.expected},
+                          {"got", value_json(static_cast<float>(e.got))},
                           {"kind", e.outside ? "outside the pattern" : "inside the pattern"},
                           {"where", describe_pair(p, e.i, e.j)}});
   }
@@ -313,10 +328,10 @@ json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRu
         if (std::find(hints.begin(), hints.end(), h.get<std::string>()) == hints.end()) hints.push_back(h);
     results.push_back(std::move(r));
   }
-  json check = check_result("window", points.window * passed / static_cast<double>(cases.size()), points.window,
-                            std::to_string(passed) + " of " + std::to_string(cases.size()) +
-                                " patterns use exactly the weights they should",
-                            hints);
+  json check = check_result(
+      "window", points.window * passed / static_cast<double>(cases.size()), points.window,
+      std::to_string(passed) + " of " + std::to_string(cases.size()) + " patterns use exactly the weights they should",
+      hints);
   check["cases"] = results;
   return check;
 }
@@ -334,8 +349,7 @@ std::string megabytes(double bytes) {
 
 json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t seed, const Emit& emit) {
   // A pattern the stage implements: the sliding window, else its speed pattern.
-  const std::string pattern =
-      stage.supports(PatternKind::kSlidingWindow) ? "sliding:128" : points.speed_pattern;
+  const std::string pattern = stage.supports(PatternKind::kSlidingWindow) ? "sliding:128" : points.speed_pattern;
   const std::vector<CaseSpec> shapes = {{"the exercise's size", 1, 1, 2048, 64, 0.125f, pattern},
                                         {"a size that fills the GPU", 4, 16, 4096, 64, 0.125f, pattern}};
   const bool hooked = allocation_hooks_exported();
@@ -349,7 +363,12 @@ json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t
     const Problem p = problem_of(c, spec);
     const size_t declared = stage.api().workspace_bytes(&p);
     const double limit = memory_limit_bytes(points, p);
-    json m = {{"B", c.B}, {"H", c.H}, {"N", c.N}, {"D", c.D}, {"pattern", c.pattern}, {"workspace_bytes", declared},
+    json m = {{"B", c.B},
+              {"H", c.H},
+              {"N", c.N},
+              {"D", c.D},
+              {"pattern", c.pattern},
+              {"workspace_bytes", declared},
               {"limit_bytes", limit}};
     std::ostringstream what;
     bool ok = false;
@@ -373,10 +392,12 @@ json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t
       }
       const double used = static_cast<double>(declared + allocated);
       ok = why.empty() && used <= limit;
-      if (!why.empty()) what << why;
+      if (!why.empty())
+        what << why;
       else
-        what << megabytes(declared) << " declared + " << megabytes(allocated) << " allocated during the call = "
-             << megabytes(used) << (ok ? " <= " : " > ") << "limit " << megabytes(limit);
+        what << megabytes(declared) << " declared + " << megabytes(allocated)
+             << " allocated during the call = " << megabytes(used) << (ok ? " <= " : " > ") << "limit "
+             << megabytes(limit);
     }
     m["passed"] = ok;
     m["summary"] = c.name + " (B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " N=" + std::to_string(c.N) +
@@ -388,14 +409,17 @@ json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t
   }
   std::vector<std::string> hints;
   if (passed < static_cast<int>(shapes.size()))
-    hints.push_back(points.memory_rule == MemoryRule::kPerScore
-                        ? "This stage may keep one score per (query, visible key): at most " +
-                              std::to_string(static_cast<int>(points.memory_bytes)) +
-                              " bytes each, O(B*H*N*W); anything that grows with N^2 is too much."
-                        : "Later stages keep no scores in global memory: at most " +
-                              std::to_string(static_cast<int>(points.memory_bytes)) +
-                              " bytes per query row, O(B*H*N); the scores of a tile live in registers and shared memory.");
-  if (!hooked) hints.push_back("Note: this build of swa cannot see allocations made during a call; only the declared workspace counted.");
+    hints.push_back(
+        points.memory_rule == MemoryRule::kPerScore
+            ? "This stage may keep one score per (query, visible key): at most " +
+                  std::to_string(static_cast<int>(points.memory_bytes)) +
+                  " bytes each, O(B*H*N*W); anything that grows with N^2 is too much."
+            : "Later stages keep no scores in global memory: at most " +
+                  std::to_string(static_cast<int>(points.memory_bytes)) +
+                  " bytes per query row, O(B*H*N); the scores of a tile live in registers and shared memory.");
+  if (!hooked)
+    hints.push_back(
+        "Note: this build of swa cannot see allocations made during a call; only the declared workspace counted.");
   json check = check_result("memory", points.memory * passed / static_cast<double>(shapes.size()), points.memory,
                             summary, hints);
   check["measurements"] = measurements;
@@ -414,7 +438,8 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
   std::vector<Shape> shapes;  // the exercise's single heads, then a size that fills the GPU
   for (int N : kSpeedSequenceLengths) shapes.push_back(N < 4096 ? Shape{1, 1, N} : Shape{4, 16, N});
   std::unique_ptr<StageLibrary> solution;
-  if (!target.solution.empty() && target.solution != target.library) solution = std::make_unique<StageLibrary>(target.solution);
+  if (!target.solution.empty() && target.solution != target.library)
+    solution = std::make_unique<StageLibrary>(target.solution);
   TimingOptions timing;  // warm-up, L2 flushed, median of >= 20
   cudaStream_t stream;
   SWA_CUDA_CHECK(cudaStreamCreate(&stream));
@@ -423,9 +448,11 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
   std::ostringstream summary;
   for (size_t k = 0; k < shapes.size(); ++k) {
     const Shape& s = shapes[k];
-    emit({{"type", "progress"}, {"check", "speed"}, {"case", "B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) +
-                                                         " N=" + std::to_string(s.N)},
-          {"index", k}, {"total", shapes.size()}});
+    emit({{"type", "progress"},
+          {"check", "speed"},
+          {"case", "B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " N=" + std::to_string(s.N)},
+          {"index", k},
+          {"total", shapes.size()}});
     const PatternSpec spec = parse_pattern(points.speed_pattern, s.N, seed);
     const CaseSpec c{"speed", s.B, s.H, s.N, 64, default_scale(64), points.speed_pattern};
     const Problem p = problem_of(c, spec);
@@ -457,8 +484,13 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
         const double goal = points.speed_target * bound;
         fraction = check.passed() ? speed_fraction(speedup, goal) : 0.0;
         const long long pairs = count_allowed_pairs(spec, s.N);
-        m.update({{"median_ms", t.median_ms}, {"runs", t.runs}, {"baseline_ms", tb.median_ms}, {"speedup", speedup},
-                  {"target", goal}, {"tile_bound", bound}, {"score", fraction * points.speed / shapes.size()},
+        m.update({{"median_ms", t.median_ms},
+                  {"runs", t.runs},
+                  {"baseline_ms", tb.median_ms},
+                  {"speedup", speedup},
+                  {"target", goal},
+                  {"tile_bound", bound},
+                  {"score", fraction * points.speed / shapes.size()},
                   {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
                   {"check_after_timing", check.passed() ? "passed" : "FAILED: " + check.summary()}});
         if (solution && solution->supports(spec.kind)) {
@@ -469,8 +501,8 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
           m["time_vs_solution"] = t.median_ms / ts.median_ms;
         }
         char line[200];
-        std::snprintf(line, sizeof(line), "%sN=%d%s: %.2fx (target %.2fx)", k ? ", " : "", s.N, s.B * s.H > 1 ? " B*H=64" : "",
-                      speedup, goal);
+        std::snprintf(line, sizeof(line), "%sN=%d%s: %.2fx (target %.2fx)", k ? ", " : "", s.N,
+                      s.B * s.H > 1 ? " B*H=64" : "", speedup, goal);
         summary << line;
       }
     }
@@ -484,8 +516,9 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
   cudaStreamDestroy(stream);
   std::vector<std::string> hints;
   if (total < shapes.size() - 1e-9)
-    hints.push_back("Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
-                    "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
+    hints.push_back(
+        "Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
+        "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
   json check = check_result("speed", points.speed * total / shapes.size(), points.speed,
                             "speedup over the grader's full-attention baseline: " + summary.str(), hints);
   check["measurements"] = measurements;
@@ -533,12 +566,12 @@ std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed) {
     const std::string prefix = patterns == pattern_bit(kind) ? "" : std::string(pattern_name(kind)) + ", ";
     for (const Fixed& f : fixed) {
       const float scale = f.scale_one ? 1.0f : default_scale(f.D);
-      cases.push_back({prefix + f.name, f.B, f.H, f.N, f.D, scale, pattern_text(kind, f.W, f.N), f.amplitude,
-                       mix(seed, index++)});
+      cases.push_back(
+          {prefix + f.name, f.B, f.H, f.N, f.D, scale, pattern_text(kind, f.W, f.N), f.amplitude, mix(seed, index++)});
     }
     if (kind == PatternKind::kSlidingWindow)
-      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, 64, def64,
-                       "sliding:7:90", 1, mix(seed, index++)});
+      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, 64, def64, "sliding:7:90",
+                       1, mix(seed, index++)});
     // Random shapes, new every run (the seed in the report repeats them).
     const int random_cases = patterns == pattern_bit(kind) ? 3 : 1;
     for (int r = 0; r < random_cases; ++r) {
@@ -548,8 +581,8 @@ std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed) {
       const int B = std::uniform_int_distribution<int>(1, 2)(rng), H = std::uniform_int_distribution<int>(1, 3)(rng);
       const float scale = std::uniform_int_distribution<int>(0, 1)(rng) ? 1.0f : default_scale(D);
       const std::string text = pattern_text(kind, W, N);
-      cases.push_back({prefix + "random: B=" + std::to_string(B) + " H=" + std::to_string(H) + " N=" +
-                           std::to_string(N) + " D=" + std::to_string(D) + " " + text,
+      cases.push_back({prefix + "random: B=" + std::to_string(B) + " H=" + std::to_string(H) +
+                           " N=" + std::to_string(N) + " D=" + std::to_string(D) + " " + text,
                        B, H, N, D, scale, text, 1, mix(seed, index++)});
     }
   }
@@ -579,16 +612,19 @@ std::vector<CaseSpec> window_cases(uint32_t patterns, uint64_t seed) {
 json ungraded_stage(const std::string& name, const std::string& status, const std::string& message,
                     const StageRubric& rubric) {
   json checks = json::array();
-  const std::pair<const char*, double> all[] = {
-      {"correctness", rubric.correctness}, {"window", rubric.window}, {"memory", rubric.memory}, {"speed", rubric.speed}};
+  const std::pair<const char*, double> all[] = {{"correctness", rubric.correctness},
+                                                {"window", rubric.window},
+                                                {"memory", rubric.memory},
+                                                {"speed", rubric.speed}};
   for (const auto& [check, points] : all)
     if (points > 0) {
       json c = check_result(check, 0, points, "not graded: " + message);
       c["status"] = "failed";
       checks.push_back(c);
     }
-  return {{"stage", name},         {"status", status}, {"message", message},
-          {"score", 0.0},          {"max_score", rubric.max_score()}, {"checks", checks}};
+  return {
+      {"stage", name},   {"status", status}, {"message", message}, {"score", 0.0}, {"max_score", rubric.max_score()},
+      {"checks", checks}};
 }
 
 json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed, const Emit& emit) {
@@ -611,8 +647,9 @@ json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed,
     current = "correctness";
     json correctness = correctness_check(*stage, rubric, points, seed, tracking, &not_implemented);
     if (not_implemented) {
-      json result = ungraded_stage(target.name, "not implemented",
-                                   "the output was never written in any case: the stage is not implemented yet", points);
+      json result =
+          ungraded_stage(target.name, "not implemented",
+                         "the output was never written in any case: the stage is not implemented yet", points);
       result["checks"][0]["cases"] = correctness["cases"];
       return result;
     }
@@ -639,9 +676,8 @@ json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed,
   Rubric just_this;
   just_this.stages[target.name] = points;
   json rubric_json = to_json(just_this)["stages"][target.name];
-  return {{"stage", target.name},   {"library", target.library},      {"status", "graded"}, {"message", ""},
-          {"score", score},         {"max_score", points.max_score()}, {"rubric", rubric_json},
-          {"checks", checks}};
+  return {{"stage", target.name}, {"library", target.library},       {"status", "graded"},    {"message", ""},
+          {"score", score},       {"max_score", points.max_score()}, {"rubric", rubric_json}, {"checks", checks}};
 }
 
 }  // namespace swa

@@ -9,18 +9,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "rubric.h"
 
 namespace swa {
 
 struct StageTarget {
-  std::string name;      // the stage's folder name, e.g. "03_masked_windows"
-  std::string library;   // the stage library to grade
+  std::string name;  // the stage's folder name, e.g. "03_masked_windows"
+  std::string library;  // the stage library to grade
   std::string solution;  // the solution's library of the same stage, for the time ratio; "" if none
 };
 

@@ -22,8 +22,8 @@ const char* error_kind_name(ErrorKind kind) {
 std::string Comparison::summary() const {
   std::ostringstream s;
   if (passed()) {
-    s << "all " << elements << " elements within tolerance (worst " << worst_ratio << " of the allowed error, max |error| "
-      << max_error << ")";
+    s << "all " << elements << " elements within tolerance (worst " << worst_ratio
+      << " of the allowed error, max |error| " << max_error << ")";
     return s.str();
   }
   s << failed() << " of " << elements << " elements wrong";

@@ -25,7 +25,7 @@ enum class ErrorKind { kUnwritten, kNotFinite, kTooFar };
 const char* error_kind_name(ErrorKind kind);
 
 struct Mismatch {
-  int bh, i, d;     // element O[bh, i, d], bh = b*H + h
+  int bh, i, d;  // element O[bh, i, d], bh = b*H + h
   double expected;
   float got;
   ErrorKind kind;
@@ -34,10 +34,10 @@ struct Mismatch {
 struct Comparison {
   size_t elements = 0;
   size_t unwritten = 0, not_finite = 0, too_far = 0;
-  double max_error = 0;        // largest |got - ref| among finite elements
-  double worst_ratio = 0;      // largest |got - ref| / allowed error: <= 1 passes
-  std::vector<Mismatch> first;           // the first few failing elements, in memory order
-  std::vector<uint32_t> bad_per_query;   // [N]: failing elements of query i, over every head and d
+  double max_error = 0;  // largest |got - ref| among finite elements
+  double worst_ratio = 0;  // largest |got - ref| / allowed error: <= 1 passes
+  std::vector<Mismatch> first;  // the first few failing elements, in memory order
+  std::vector<uint32_t> bad_per_query;  // [N]: failing elements of query i, over every head and d
 
   size_t failed() const { return unwritten + not_finite + too_far; }
   bool passed() const { return elements > 0 && failed() == 0; }

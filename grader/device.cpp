@@ -110,8 +110,9 @@ int32_t DeviceProblem::run(const SwaStageApi& stage, cudaStream_t stream, std::s
   }
   const cudaError_t err = cudaStreamSynchronize(stream);
   if (err != cudaSuccess) {
-    if (error) *error = std::string("the kernel failed while running: ") + cudaGetErrorName(err) + " (" +
-                        cudaGetErrorString(err) + ")";
+    if (error)
+      *error = std::string("the kernel failed while running: ") + cudaGetErrorName(err) + " (" +
+               cudaGetErrorString(err) + ")";
     return kSwaCudaError;
   }
   return kSwaOk;

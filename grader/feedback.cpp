@@ -18,16 +18,18 @@ struct Window {
 std::optional<Window> window_of(const Problem& p, int i) {
   const Pattern& pat = p.pattern;
   switch (pat.kind) {
-    case PatternKind::kSlidingWindow: return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
+    case PatternKind::kSlidingWindow:
+      return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
     case PatternKind::kCausalSlidingWindow: return Window{static_cast<long long>(i) - pat.left, i, 1};
     case PatternKind::kDilated:
-      return Window{i - static_cast<long long>(pat.left) * pat.dilation, i + static_cast<long long>(pat.right) * pat.dilation,
-                    pat.dilation};
+      return Window{i - static_cast<long long>(pat.left) * pat.dilation,
+                    i + static_cast<long long>(pat.right) * pat.dilation, pat.dilation};
     case PatternKind::kGlobalLocal:
       if (pat.is_global(i)) return std::nullopt;
       return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
     case PatternKind::kAdaptive:
-      return Window{static_cast<long long>(i) - pat.adaptive_left[i], static_cast<long long>(i) + pat.adaptive_right[i], 1};
+      return Window{static_cast<long long>(i) - pat.adaptive_left[i], static_cast<long long>(i) + pat.adaptive_right[i],
+                    1};
   }
   return std::nullopt;
 }
@@ -50,10 +52,12 @@ bool window_cut_by_sequence(const Problem& p, int i) {
 
 std::string describe_query(const Problem& p, int i) {
   std::vector<std::string> parts;
-  if (p.pattern.kind == PatternKind::kGlobalLocal && p.pattern.is_global(i)) parts.push_back("a global query (it sees every key)");
+  if (p.pattern.kind == PatternKind::kGlobalLocal && p.pattern.is_global(i))
+    parts.push_back("a global query (it sees every key)");
   if (const auto w = window_of(p, i)) {
     if (w->lo < 0) parts.push_back("sequence start (its window is cut at key 0)");
-    if (w->hi > p.N - 1) parts.push_back("sequence end (its window is cut at key N-1 = " + std::to_string(p.N - 1) + ")");
+    if (w->hi > p.N - 1)
+      parts.push_back("sequence end (its window is cut at key N-1 = " + std::to_string(p.N - 1) + ")");
   }
   if (in_partial_last_tile(p, i))
     parts.push_back("the partial last query tile (N = " + std::to_string(p.N) + " is not a multiple of 64)");
@@ -101,8 +105,12 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
     if (!c.passed) failing.push_back(&c);
   if (failing.empty()) return {};
   std::vector<std::string> hints;
-  auto any_failing = [&](auto pred) { return std::any_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
-  auto all_failing = [&](auto pred) { return std::all_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); }); };
+  auto any_failing = [&](auto pred) {
+    return std::any_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); });
+  };
+  auto all_failing = [&](auto pred) {
+    return std::all_of(failing.begin(), failing.end(), [&](const CaseFacts* c) { return pred(*c); });
+  };
   // "Only the cases with this property fail": every failing case has it, at least half of the cases that
   // have it fail (so that one failing case does not blame every property it happens to have), and some
   // case without it passed.
@@ -113,52 +121,64 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
   };
 
   if (all_failing([](const CaseFacts& c) { return c.nothing_written; }) && failing.size() == cases.size()) {
-    hints.push_back("Nothing was written in any case: the stage is not implemented yet (every output still holds the "
-                    "poison the grader put there before the launch).");
+    hints.push_back(
+        "Nothing was written in any case: the stage is not implemented yet (every output still holds the "
+        "poison the grader put there before the launch).");
     return hints;
   }
   if (any_failing([](const CaseFacts& c) { return c.not_finite > 0; }))
-    hints.push_back("NaN or infinity in the output. A row that sees no key of a tile computes exp(-inf - (-inf)) = "
-                    "NaN: use 0 in place of a running max of -infinity, and never divide by a zero sum "
-                    "(docs/troubleshooting.md, \"NaN\").");
+    hints.push_back(
+        "NaN or infinity in the output. A row that sees no key of a tile computes exp(-inf - (-inf)) = "
+        "NaN: use 0 in place of a running max of -infinity, and never divide by a zero sum "
+        "(docs/troubleshooting.md, \"NaN\").");
   if (any_failing([](const CaseFacts& c) { return c.unwritten > 0 && !c.nothing_written; })) {
     if (all_failing([](const CaseFacts& c) { return c.unwritten == 0 || c.unwritten_only_in_partial_tile; }))
-      hints.push_back("Rows of the last, partial query tile were never written (N is not a multiple of 64 there): "
-                      "launch ceil(N / 64) query tiles and store every row i < N.");
+      hints.push_back(
+          "Rows of the last, partial query tile were never written (N is not a multiple of 64 there): "
+          "launch ceil(N / 64) query tiles and store every row i < N.");
     else
-      hints.push_back("Some outputs were never written: does the grid cover every query (ceil(N / block)) and every "
-                      "(batch, head), and does every thread store all of its rows?");
+      hints.push_back(
+          "Some outputs were never written: does the grid cover every query (ceil(N / block)) and every "
+          "(batch, head), and does every thread store all of its rows?");
   }
   if (fails_only([](const CaseFacts& c) { return c.multi_head; }))
-    hints.push_back("Only problems with B*H > 1 fail: the rows of head (b, h) start at ((b*H + h)*N + i)*D "
-                    "(Problem::row_offset); check the strides for the batch and the head.");
+    hints.push_back(
+        "Only problems with B*H > 1 fail: the rows of head (b, h) start at ((b*H + h)*N + i)*D "
+        "(Problem::row_offset); check the strides for the batch and the head.");
   if (fails_only([](const CaseFacts& c) { return c.partial_tile; }))
-    hints.push_back("Only N that are not a multiple of 64 fail: in the last, partial tile, keys j >= N must be "
-                    "masked, and queries i >= N neither computed into the softmax of others nor stored.");
+    hints.push_back(
+        "Only N that are not a multiple of 64 fail: in the last, partial tile, keys j >= N must be "
+        "masked, and queries i >= N neither computed into the softmax of others nor stored.");
   if (fails_only([](const CaseFacts& c) { return c.D != 64; }))
-    hints.push_back("Only head dimensions other than 64 fail: is D hard-coded somewhere (a loop bound, a stride, a "
-                    "shared-memory size)? Use the template parameter D.");
+    hints.push_back(
+        "Only head dimensions other than 64 fail: is D hard-coded somewhere (a loop bound, a stride, a "
+        "shared-memory size)? Use the template parameter D.");
   if (fails_only([](const CaseFacts& c) { return c.scale_one; }) ||
       fails_only([](const CaseFacts& c) { return !c.scale_one; }))
-    hints.push_back("Cases fail or pass with the scale: S = scale * (Q . K) with the problem's scale (1/sqrt(D) by "
-                    "default, 1 in the exercise's literal formula), applied once.");
+    hints.push_back(
+        "Cases fail or pass with the scale: S = scale * (Q . K) with the problem's scale (1/sqrt(D) by "
+        "default, 1 in the exercise's literal formula), applied once.");
   if (fails_only([](const CaseFacts& c) { return c.window_zero; }))
     hints.push_back("W = 0 fails: the window is inclusive, so each query still sees itself and O[i] = V[i].");
   if (fails_only([](const CaseFacts& c) { return c.full_window; }))
     hints.push_back("W >= N fails: clamp the window to the sequence, 0 .. N-1, and beware of overflow in i + W.");
   if (fails_only([](const CaseFacts& c) { return c.large_inputs; }))
-    hints.push_back("Only large inputs fail: subtract the row's maximum score before exp() (the stable softmax), "
-                    "or exp() overflows to infinity.");
+    hints.push_back(
+        "Only large inputs fail: subtract the row's maximum score before exp() (the stable softmax), "
+        "or exp() overflows to infinity.");
   if (fails_only([](const CaseFacts& c) { return c.asymmetric; }))
-    hints.push_back("The window with different sides fails: use pattern.left for the keys before the query and "
-                    "pattern.right for the keys after it.");
+    hints.push_back(
+        "The window with different sides fails: use pattern.left for the keys before the query and "
+        "pattern.right for the keys after it.");
   if (all_failing([](const CaseFacts& c) { return c.errors_only_at_sequence_ends; }))
-    hints.push_back("The wrong queries all sit near the ends of the sequence: clamp the window to keys 0 .. N-1 "
-                    "(max(0, i - W) and min(N - 1, i + W)).");
+    hints.push_back(
+        "The wrong queries all sit near the ends of the sequence: clamp the window to keys 0 .. N-1 "
+        "(max(0, i - W) and min(N - 1, i + W)).");
   if (hints.empty())
-    hints.push_back("Compare with the reference on the first failing case. The window check's feedback says which "
-                    "keys each query really weighs; `swa pattern` draws the pattern, and docs/troubleshooting.md "
-                    "lists the usual mistakes and the feedback each produces.");
+    hints.push_back(
+        "Compare with the reference on the first failing case. The window check's feedback says which "
+        "keys each query really weighs; `swa pattern` draws the pattern, and docs/troubleshooting.md "
+        "lists the usual mistakes and the feedback each produces.");
   return hints;
 }
 
@@ -167,33 +187,43 @@ std::vector<std::string> window_hints(const Problem& p, const std::vector<Weight
   for (const WeightError& e : errors) {
     const auto w = window_of(p, e.i);
     if (e.outside) {
-      if (w && e.j == w->hi + w->step) right_past = true;
-      else if (w && e.j == w->lo - w->step) left_past = true;
-      else far_outside = true;
+      if (w && e.j == w->hi + w->step)
+        right_past = true;
+      else if (w && e.j == w->lo - w->step)
+        left_past = true;
+      else
+        far_outside = true;
     } else {
-      if (w && (e.j == w->lo || e.j == w->hi) && std::abs(e.got) < 1e-6) edge_missing = true;
-      else inside = true;
+      if (w && (e.j == w->lo || e.j == w->hi) && std::abs(e.got) < 1e-6)
+        edge_missing = true;
+      else
+        inside = true;
     }
   }
   std::vector<std::string> hints;
   if (right_past)
-    hints.push_back("Keys one past the right edge of the window get weight: the window is inclusive, "
-                    "i - W_left <= j <= i + W_right; the key at i + W_right + 1 must be masked (an off-by-one "
-                    "in the right bound: <= i + W, not <= i + W + 1).");
+    hints.push_back(
+        "Keys one past the right edge of the window get weight: the window is inclusive, "
+        "i - W_left <= j <= i + W_right; the key at i + W_right + 1 must be masked (an off-by-one "
+        "in the right bound: <= i + W, not <= i + W + 1).");
   if (left_past)
-    hints.push_back("Keys one past the left edge of the window get weight: the bound is i - W_left <= j; the key "
-                    "at i - W_left - 1 must be masked (an off-by-one in the left bound).");
+    hints.push_back(
+        "Keys one past the left edge of the window get weight: the bound is i - W_left <= j; the key "
+        "at i - W_left - 1 must be masked (an off-by-one in the left bound).");
   if (far_outside)
-    hints.push_back("Keys outside the pattern get weight: every score whose key the pattern hides must be set to "
-                    "-infinity before the softmax, in every partial tile.");
+    hints.push_back(
+        "Keys outside the pattern get weight: every score whose key the pattern hides must be set to "
+        "-infinity before the softmax, in every partial tile.");
   if (edge_missing)
-    hints.push_back("The keys at the window's edges get no weight: both bounds are inclusive (j = i - W and "
-                    "j = i + W are visible).");
+    hints.push_back(
+        "The keys at the window's edges get no weight: both bounds are inclusive (j = i - W and "
+        "j = i + W are visible).");
   // Weight on a key outside the pattern is taken from the keys inside, so those differ too: say so only
   // when it is the whole story.
   if (inside && !edge_missing && !right_past && !left_past && !far_outside)
-    hints.push_back("Weights inside the window differ from the softmax: its max and its sum must run over exactly "
-                    "the visible keys; check the scale and the normalisation.");
+    hints.push_back(
+        "Weights inside the window differ from the softmax: its max and its sum must run over exactly "
+        "the visible keys; check the scale and the normalisation.");
   return hints;
 }
 

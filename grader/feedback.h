@@ -30,7 +30,7 @@ struct CaseFacts {
   bool nothing_written = false;  // every element still held the poison
   size_t unwritten = 0, not_finite = 0;
   bool unwritten_only_in_partial_tile = false;  // every unwritten element is in the partial last query tile
-  bool errors_only_at_sequence_ends = false;    // every failing query is within a window of either end
+  bool errors_only_at_sequence_ends = false;  // every failing query is within a window of either end
   bool multi_head = false, partial_tile = false, window_zero = false, full_window = false, large_inputs = false;
   bool scale_one = false, asymmetric = false;
   int D = 64;

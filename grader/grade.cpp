@@ -93,9 +93,8 @@ json run_worker(const GradeOptions& o, const std::string& rubric_file, const Sta
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);  // kernel printf
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   const std::string seed_text = std::to_string(seed);
-  std::vector<std::string> args = {o.self,       "grade-worker", "--stage",  target.name, "--library",
-                                   target.library, "--rubric",   rubric_file, "--seed",   seed_text,
-                                   "--report-fd", "3"};
+  std::vector<std::string> args = {o.self,     "grade-worker", "--stage", target.name, "--library",   target.library,
+                                   "--rubric", rubric_file,    "--seed",  seed_text,   "--report-fd", "3"};
   if (!target.solution.empty()) args.insert(args.end(), {"--solution", target.solution});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -119,9 +118,10 @@ json run_worker(const GradeOptions& o, const std::string& rubric_file, const Sta
                                    o.rubric.stage_timeout_s - seconds_since(start));
     if (budget <= 0) {
       kill(pid, SIGKILL);
-      killed_because = seconds_since(start) >= o.rubric.stage_timeout_s
-                           ? "it ran past the stage's time limit of " + std::to_string(int(o.rubric.stage_timeout_s)) + " s"
-                           : "it made no progress for " + std::to_string(int(o.rubric.silence_timeout_s)) + " s";
+      killed_because =
+          seconds_since(start) >= o.rubric.stage_timeout_s
+              ? "it ran past the stage's time limit of " + std::to_string(int(o.rubric.stage_timeout_s)) + " s"
+              : "it made no progress for " + std::to_string(int(o.rubric.silence_timeout_s)) + " s";
       break;
     }
     pollfd pfd{fds[0], POLLIN, 0};
@@ -181,7 +181,8 @@ std::vector<StageTarget> resolve_stages(const GradeOptions& o) {
     std::string found;
     for (const std::string& a : available)
       if (a == want || a.rfind(want + "_", 0) == 0) found = a;
-    if (found.empty()) throw std::invalid_argument("unknown stage '" + want + "'; the " + o.variant + " stages are: " + list);
+    if (found.empty())
+      throw std::invalid_argument("unknown stage '" + want + "'; the " + o.variant + " stages are: " + list);
     names.push_back(found);
   }
   if (names.empty()) names = available;

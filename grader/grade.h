@@ -24,15 +24,15 @@ constexpr int kExitUsage = 2;
 constexpr int kExitNoGpu = 3;
 
 struct GradeOptions {
-  std::string stages_dir;                   // the build's stages/ (stage libraries by variant)
-  std::string variant = "student";          // "student" or "solution" (or any folder under stages_dir)
-  std::vector<std::string> stages;          // names to grade; empty: every stage of the variant
-  std::string solutions_dir;                // where the solution libraries are, for time ratios; "" = stages_dir
-  std::string out_dir = "grade-results";    // grade.json, results.json, logs/
+  std::string stages_dir;  // the build's stages/ (stage libraries by variant)
+  std::string variant = "student";  // "student" or "solution" (or any folder under stages_dir)
+  std::vector<std::string> stages;  // names to grade; empty: every stage of the variant
+  std::string solutions_dir;  // where the solution libraries are, for time ratios; "" = stages_dir
+  std::string out_dir = "grade-results";  // grade.json, results.json, logs/
   Rubric rubric;
   uint64_t seed = 0;
   bool verbose = false;
-  std::string self;                         // this program, to start workers with
+  std::string self;  // this program, to start workers with
 };
 
 // Grades and reports; returns the exit status above. Throws std::invalid_argument for an unknown stage.

@@ -4,9 +4,9 @@
 //   swa bench      time stages against their own full-attention run
 //   swa pattern    draw a pattern and its tile classes
 //   swa reference  check the CPU reference against the definition, and time it
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -68,8 +68,8 @@ int run_reference(int B, int H, int N, int D, const std::string& pattern) {
   const auto start = std::chrono::steady_clock::now();
   const reference::Result r = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::cout << "Reference time for B=" << B << " H=" << H << " N=" << N << " D=" << D << " " << spec.to_string()
-            << ": " << seconds << " s (" << r.o.size() << " outputs)\n";
+  std::cout << "Reference time for B=" << B << " H=" << H << " N=" << N << " D=" << D << " " << spec.to_string() << ": "
+            << seconds << " s (" << r.o.size() << " outputs)\n";
   return check.failed ? 1 : 0;
 }
 
@@ -81,8 +81,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("swa, stage ABI ") + std::to_string(kSwaAbiVersion));
 
   // swa grade
-  auto* grade_cmd = app.add_subcommand("grade", "Grade stages: correctness, window constraint, memory, speed "
-                                                "(docs/grading.md)");
+  auto* grade_cmd = app.add_subcommand("grade",
+                                       "Grade stages: correctness, window constraint, memory, speed "
+                                       "(docs/grading.md)");
   GradeOptions grade;
   grade.stages_dir = SWA_STAGE_DIR;
   std::string rubric_path;
@@ -94,7 +95,8 @@ int main(int argc, char** argv) {
                         "where the solutions' libraries are, for time ratios (default: the stages dir)");
   grade_cmd->add_option("--out", grade.out_dir, "folder for grade.json, results.json (Gradescope) and logs/");
   grade_cmd->add_option("--rubric", rubric_path, "JSON rubric overriding the defaults (docs/grading.md)");
-  grade_cmd->add_option("--seed", grade.seed, "seed of the random cases and inputs (default: a new one; the report says which)");
+  grade_cmd->add_option("--seed", grade.seed,
+                        "seed of the random cases and inputs (default: a new one; the report says which)");
   grade_cmd->add_flag("-v,--verbose", grade.verbose, "show every failing case, not only the first few");
 
   // swa grade-worker (started by swa grade: one process per stage)
@@ -114,8 +116,10 @@ int main(int argc, char** argv) {
   auto* pattern_cmd = app.add_subcommand("pattern", "Draw an attention pattern and the tile classes of TileMask");
   std::string pattern_text;
   int pattern_n = 8, pattern_tile = 0;
-  pattern_cmd->add_option("pattern", pattern_text, "the pattern, e.g. sliding:2, causal:3, dilated:2:2, global:1:0,6, "
-                                                   "adaptive:0:3 (docs/patterns.md)")
+  pattern_cmd
+      ->add_option("pattern", pattern_text,
+                   "the pattern, e.g. sliding:2, causal:3, dilated:2:2, global:1:0,6, "
+                   "adaptive:0:3 (docs/patterns.md)")
       ->required();
   pattern_cmd->add_option("-N,--seq-len", pattern_n, "sequence length")->check(CLI::Range(1, 256));
   pattern_cmd->add_option("--tiles", pattern_tile, "also draw the tile classes for tiles of this size")
@@ -187,9 +191,9 @@ int main(int argc, char** argv) {
       std::stringstream stages(bench_stages);
       for (std::string s; std::getline(stages, s, ',');)
         if (!s.empty()) bench.stages.push_back(s);
-      bench.shapes = standard_shapes(bench_exercise_only || bench_fill.empty() ? std::vector<int>{}
-                                                                               : parse_sizes(bench_fill, "--fill-sizes"),
-                                     bench_d);
+      bench.shapes = standard_shapes(
+          bench_exercise_only || bench_fill.empty() ? std::vector<int>{} : parse_sizes(bench_fill, "--fill-sizes"),
+          bench_d);
       bench.with_full = !bench_no_full;
       bench.check = !bench_no_check;
       const nlohmann::json results = run_benchmarks(bench, std::cerr);

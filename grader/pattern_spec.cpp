@@ -52,8 +52,8 @@ PatternSpec PatternSpec::adaptive(std::vector<int32_t> left, std::vector<int32_t
 PatternSpec PatternSpec::adaptive_random(int N, int min_window, int max_window, uint64_t seed) {
   if (min_window < 0 || max_window < min_window || max_window > kMaxWindow)
     throw std::invalid_argument("adaptive window range [" + std::to_string(min_window) + ", " +
-                                std::to_string(max_window) + "] is invalid: need 0 <= MIN <= MAX <= " +
-                                std::to_string(kMaxWindow));
+                                std::to_string(max_window) +
+                                "] is invalid: need 0 <= MIN <= MAX <= " + std::to_string(kMaxWindow));
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int32_t> window(min_window, max_window);
   std::vector<int32_t> left(N), right(N);
@@ -151,23 +151,27 @@ PatternSpec parse_pattern(const std::string& text, int N, uint64_t seed) {
   const std::vector<std::string> parts = split(text, ':');
   const std::string kind = parts.empty() ? "" : parts[0];
   const size_t args = parts.size() - (parts.empty() ? 0 : 1);
-  auto usage = [&](const char* forms) {
-    return std::invalid_argument("pattern '" + text + "': expected " + forms);
-  };
+  auto usage = [&](const char* forms) { return std::invalid_argument("pattern '" + text + "': expected " + forms); };
   auto arg = [&](size_t k, const char* what) { return parse_int(parts[k], text, what); };
 
   PatternSpec spec;
   if (kind == "sliding") {
-    if (args == 1) spec = PatternSpec::sliding(arg(1, "window"));
-    else if (args == 2) spec = PatternSpec::sliding(arg(1, "left window"), arg(2, "right window"));
-    else throw usage("sliding:W or sliding:LEFT:RIGHT");
+    if (args == 1)
+      spec = PatternSpec::sliding(arg(1, "window"));
+    else if (args == 2)
+      spec = PatternSpec::sliding(arg(1, "left window"), arg(2, "right window"));
+    else
+      throw usage("sliding:W or sliding:LEFT:RIGHT");
   } else if (kind == "causal") {
     if (args != 1) throw usage("causal:W");
     spec = PatternSpec::causal(arg(1, "window"));
   } else if (kind == "dilated") {
-    if (args == 2) spec = PatternSpec::dilated(arg(1, "window"), arg(1, "window"), arg(2, "dilation"));
-    else if (args == 3) spec = PatternSpec::dilated(arg(1, "left window"), arg(2, "right window"), arg(3, "dilation"));
-    else throw usage("dilated:W:DILATION or dilated:LEFT:RIGHT:DILATION");
+    if (args == 2)
+      spec = PatternSpec::dilated(arg(1, "window"), arg(1, "window"), arg(2, "dilation"));
+    else if (args == 3)
+      spec = PatternSpec::dilated(arg(1, "left window"), arg(2, "right window"), arg(3, "dilation"));
+    else
+      throw usage("dilated:W:DILATION or dilated:LEFT:RIGHT:DILATION");
   } else if (kind == "global") {
     if (args != 2) throw usage("global:W:G1,G2,... (global positions, increasing)");
     std::vector<int32_t> globals;
@@ -181,7 +185,8 @@ PatternSpec parse_pattern(const std::string& text, int N, uint64_t seed) {
         if (part.size() < 2 || part.front() != '[' || part.back() != ']')
           throw usage("adaptive:[L0,L1,...]:[R0,R1,...] (N windows in brackets)");
         std::vector<int32_t> values;
-        for (const std::string& x : split(part.substr(1, part.size() - 2), ',')) values.push_back(parse_int(x, text, what));
+        for (const std::string& x : split(part.substr(1, part.size() - 2), ','))
+          values.push_back(parse_int(x, text, what));
         return values;
       };
       spec = PatternSpec::adaptive(list(parts[1], "left window"), list(parts[2], "right window"));

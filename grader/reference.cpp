@@ -2,13 +2,12 @@
 #include "reference.h"
 
 #include <Eigen/Dense>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
-#include <stdexcept>
 #include <limits>
+#include <stdexcept>
 #include <string>
 
 #include "inputs.h"
@@ -67,7 +66,7 @@ double softmax_weights(const RowMatrix& K, const Eigen::Ref<const Eigen::RowVect
   w *= scale;
   const double max_score = w.maxCoeff();
   w = (w.array() - max_score).exp().matrix();  // P = exp(S - max)
-  const double sum = w.sum();                  // >= 1: the largest score contributes exp(0)
+  const double sum = w.sum();  // >= 1: the largest score contributes exp(0)
   w /= sum;
   return max_score + std::log(sum);
 }
@@ -93,16 +92,15 @@ void visible_keys(const Pattern& pat, int N, int i, std::vector<KeyRun>& runs) {
     case PatternKind::kSlidingWindow:
       window(static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right);
       break;
-    case PatternKind::kCausalSlidingWindow:
-      window(static_cast<long long>(i) - pat.left, i);
-      break;
+    case PatternKind::kCausalSlidingWindow: window(static_cast<long long>(i) - pat.left, i); break;
     case PatternKind::kDilated: {
       // j = i + k*d inside [0, N): k from max(-left, -floor(i/d)) to min(right, floor((N-1-i)/d)).
       const long long d = pat.dilation;
       const long long k_first = std::max<long long>(-pat.left, -(i / d));
       const long long k_last = std::min<long long>(pat.right, (N - 1 - i) / d);
       if (k_first <= k_last)
-        runs.push_back({static_cast<int>(i + k_first * d), static_cast<int>(k_last - k_first + 1), static_cast<int>(d)});
+        runs.push_back(
+            {static_cast<int>(i + k_first * d), static_cast<int>(k_last - k_first + 1), static_cast<int>(d)});
       break;
     }
     case PatternKind::kGlobalLocal: {
@@ -139,7 +137,7 @@ Result attention(const Problem& p, const __half* q, const __half* k, const __hal
     const long long keys_per_query = p.pattern.kind == PatternKind::kSlidingWindow
                                          ? std::min<long long>(p.N, 1LL + p.pattern.left + p.pattern.right)
                                          : p.N;
-#pragma omp parallel if (static_cast<long long>(p.N) * keys_per_query * p.D >= kParallelWork)
+#pragma omp parallel if (static_cast <long long>(p.N) * keys_per_query * p.D >= kParallelWork)
     {
       std::vector<KeyRun> runs;
       Eigen::VectorXd w;
@@ -217,7 +215,10 @@ SelfCheck self_check(uint64_t seed) {
   for (int N : {1, 2, 63, 65, 130})
     for (int W : {0, 1, 31, 64, N}) {
       const std::vector<PatternSpec> specs = {
-          PatternSpec::sliding(W), PatternSpec::sliding(W, W / 2), PatternSpec::causal(W), PatternSpec::dilated(W, W, 3),
+          PatternSpec::sliding(W),
+          PatternSpec::sliding(W, W / 2),
+          PatternSpec::causal(W),
+          PatternSpec::dilated(W, W, 3),
           PatternSpec::global_local(W, N > 40 ? std::vector<int32_t>{0, 40} : std::vector<int32_t>{0}),
           PatternSpec::adaptive_random(N, 0, W, seed + N)};
       for (const PatternSpec& spec : specs) {

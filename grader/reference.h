@@ -27,7 +27,7 @@ struct KeyRun {
 void visible_keys(const Pattern& pattern, int N, int i, std::vector<KeyRun>& runs);
 
 struct Result {
-  std::vector<double> o;    // [B, H, N, D]
+  std::vector<double> o;  // [B, H, N, D]
   std::vector<double> lse;  // [B, H, N]: log of sum_j exp(scale * Q[i].K[j]) over the visible keys
 };
 

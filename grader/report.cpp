@@ -38,10 +38,12 @@ std::string value_text(const json& v) {
 std::string mismatch_line(const json& m) {
   std::ostringstream s;
   if (m.contains("d"))
-    s << "O[b=" << m.value("b", 0) << ",h=" << m.value("h", 0) << ",i=" << m.value("i", 0) << ",d=" << m.value("d", 0) << "]";
+    s << "O[b=" << m.value("b", 0) << ",h=" << m.value("h", 0) << ",i=" << m.value("i", 0) << ",d=" << m.value("d", 0)
+      << "]";
   else
     s << "weight of query " << m.value("i", 0) << " on key " << m.value("j", 0);
-  s << " = " << value_text(m["got"]) << ", expected " << value_text(m["expected"]) << "  (" << m.value("where", "") << ")";
+  s << " = " << value_text(m["got"]) << ", expected " << value_text(m["expected"]) << "  (" << m.value("where", "")
+    << ")";
   return s.str();
 }
 
@@ -79,9 +81,9 @@ json make_report(const ReportHeader& h, const Rubric& rubric, const std::vector<
   json r = to_json(rubric);
   for (const json& s : stages)
     if (s.contains("rubric")) r["stages"][s["stage"].get<std::string>()] = s["rubric"];
-  return {{"schema", "swa-grade/1"}, {"gpu", h.gpu},     {"date", h.date},       {"commit", h.commit},
-          {"variant", h.variant},    {"seed", h.seed},   {"status", h.status},   {"score", score},
-          {"max_score", max_score},  {"rubric", r},      {"stages", stages}};
+  return {{"schema", "swa-grade/1"}, {"gpu", h.gpu},   {"date", h.date},     {"commit", h.commit},
+          {"variant", h.variant},    {"seed", h.seed}, {"status", h.status}, {"score", score},
+          {"max_score", max_score},  {"rubric", r},    {"stages", stages}};
 }
 
 json gradescope_results(const json& report) {
@@ -89,8 +91,8 @@ json gradescope_results(const json& report) {
   for (const json& stage : report["stages"]) {
     const std::string name = stage["stage"];
     for (const json& check : stage["checks"]) {
-      const std::string output =
-          stage.value("status", "") == "graded" ? check_text(check, /*verbose=*/true, 100, 5) : stage.value("message", "");
+      const std::string output = stage.value("status", "") == "graded" ? check_text(check, /*verbose=*/true, 100, 5)
+                                                                       : stage.value("message", "");
       tests.push_back({{"name", name + ": " + check["name"].get<std::string>()},
                        {"score", check["score"]},
                        {"max_score", check["max_score"]},
@@ -140,9 +142,9 @@ void print_report(const json& report, std::ostream& out, bool verbose) {
     for (const json& check : stage["checks"])
       for (int k = 0; k < 4; ++k)
         if (check["name"] == names[k]) cells[k] = points(check["score"], check["max_score"]);
-    std::snprintf(line, sizeof(line), "  %-22s %13s %13s %13s %13s %15s  %s\n", stage["stage"].get<std::string>().c_str(),
-                  cells[0].c_str(), cells[1].c_str(), cells[2].c_str(), cells[3].c_str(),
-                  points(stage["score"], stage["max_score"]).c_str(),
+    std::snprintf(line, sizeof(line), "  %-22s %13s %13s %13s %13s %15s  %s\n",
+                  stage["stage"].get<std::string>().c_str(), cells[0].c_str(), cells[1].c_str(), cells[2].c_str(),
+                  cells[3].c_str(), points(stage["score"], stage["max_score"]).c_str(),
                   stage.value("status", "") == "graded" ? "" : stage.value("status", "").c_str());
     out << line;
   }

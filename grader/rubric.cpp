@@ -42,7 +42,8 @@ void read_number(const json& obj, const char* key, double& value, const std::str
   if (!x.is_number())
     throw std::runtime_error(where + "." + key + ": expected a number, got " + std::string(x.type_name()));
   value = x.get<double>();
-  if (!(value >= min)) throw std::runtime_error(where + "." + key + ": " + x.dump() + " must be >= " + std::to_string(min));
+  if (!(value >= min))
+    throw std::runtime_error(where + "." + key + ": " + x.dump() + " must be >= " + std::to_string(min));
 }
 
 void reject_unknown(const json& obj, std::initializer_list<const char*> known, const std::string& where) {
@@ -66,9 +67,10 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
     if (!file["stages"].is_object()) throw std::runtime_error(where + ": expected an object of stage names");
     for (const auto& [name, entry] : file["stages"].items()) {
       const std::string at = where + "." + name;
-      reject_unknown(entry, {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "memory_rule",
-                             "memory_bytes"},
-                     at);
+      reject_unknown(
+          entry,
+          {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "memory_rule", "memory_bytes"},
+          at);
       StageRubric s = default_stage_rubric(name);
       read_number(entry, "correctness", s.correctness, at);
       read_number(entry, "window", s.window, at);
@@ -89,9 +91,13 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       }
       if (entry.contains("memory_rule")) {
         const std::string rule = entry["memory_rule"].is_string() ? entry["memory_rule"].get<std::string>() : "";
-        if (rule == "per_score") s.memory_rule = MemoryRule::kPerScore;
-        else if (rule == "per_row") s.memory_rule = MemoryRule::kPerRow;
-        else throw std::runtime_error(at + ".memory_rule: expected \"per_score\" or \"per_row\", got " + entry["memory_rule"].dump());
+        if (rule == "per_score")
+          s.memory_rule = MemoryRule::kPerScore;
+        else if (rule == "per_row")
+          s.memory_rule = MemoryRule::kPerRow;
+        else
+          throw std::runtime_error(at + ".memory_rule: expected \"per_score\" or \"per_row\", got " +
+                                   entry["memory_rule"].dump());
       }
       r.stages[name] = s;
     }

@@ -6,9 +6,8 @@
 #pragma once
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "compare.h"
 
@@ -17,7 +16,7 @@ namespace swa {
 // How much device memory a stage may use (declared workspace plus anything allocated during a call).
 enum class MemoryRule {
   kPerScore,  // bytes per (query, visible key) score: limit = bytes * B*H*N*min(N, left + right + 1)
-  kPerRow,    // bytes per query row: limit = bytes * B*H*N
+  kPerRow,  // bytes per query row: limit = bytes * B*H*N
 };
 
 struct StageRubric {
@@ -33,11 +32,11 @@ struct StageRubric {
 
 struct Rubric {
   std::map<std::string, StageRubric> stages;  // by stage folder name; others use default_stage_rubric()
-  Tolerance tolerance;                        // correctness: |got - ref| <= atol * max(1, max|V|) + rtol * |ref|
-  double window_outside_max = 1e-5;           // window check: largest weight allowed outside the pattern
-  Tolerance window_inside{1e-4, 1e-2};        // window check: weights inside the pattern against the reference
-  double stage_timeout_s = 180;               // a stage's worker is stopped after this long ...
-  double silence_timeout_s = 30;              // ... or after this long without progress (a hung kernel)
+  Tolerance tolerance;  // correctness: |got - ref| <= atol * max(1, max|V|) + rtol * |ref|
+  double window_outside_max = 1e-5;  // window check: largest weight allowed outside the pattern
+  Tolerance window_inside{1e-4, 1e-2};  // window check: weights inside the pattern against the reference
+  double stage_timeout_s = 180;  // a stage's worker is stopped after this long ...
+  double silence_timeout_s = 30;  // ... or after this long without progress (a hung kernel)
 
   // The rubric of a stage: the entry for its name, else the default for its number ("03_..." -> 03).
   StageRubric stage(const std::string& name) const;

@@ -10,7 +10,8 @@
 namespace swa {
 
 StageLibrary::StageLibrary(const std::string& path) : path_(path) {
-  if (!std::filesystem::exists(path)) throw std::runtime_error("stage library " + path + " does not exist (is it built?)");
+  if (!std::filesystem::exists(path))
+    throw std::runtime_error("stage library " + path + " does not exist (is it built?)");
   // RTLD_LOCAL: every stage exports the same symbol; each library keeps its own.
   handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle_ == nullptr) throw std::runtime_error("cannot load stage library " + path + ": " + dlerror());

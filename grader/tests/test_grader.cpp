@@ -51,7 +51,8 @@ TEST(Rubric, DefaultsOfDocsGrading) {
   EXPECT_EQ(r.stage("03_masked_windows").speed_target, 0.55);
   EXPECT_EQ(r.stage("04_online_softmax").speed_target, 0.75);
   EXPECT_EQ(r.stage("05_bonus_patterns").speed_pattern, "causal:128");
-  for (const char* s : {"01_naive", "02_tiled_smem", "03_masked_windows", "04_online_softmax", "05_bonus_patterns", "07_new"})
+  for (const char* s :
+       {"01_naive", "02_tiled_smem", "03_masked_windows", "04_online_softmax", "05_bonus_patterns", "07_new"})
     EXPECT_EQ(r.stage(s).max_score(), 100) << s;
   EXPECT_EQ(r.tolerance.rtol, 1e-2);
   EXPECT_EQ(r.tolerance.atol, 1e-3);
@@ -78,14 +79,17 @@ TEST(Rubric, BadFilesNameTheField) {
   EXPECT_NE(rubric_error(json::parse(R"({"stagez": {}})")).find("r.json: unknown field 'stagez'"), std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"03_x": {"sped": 1}}})")).find("stages.03_x: unknown field 'sped'"),
             std::string::npos);
-  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"03_x": {"speed": "lots"}}})")).find("stages.03_x.speed: expected a number"),
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"03_x": {"speed": "lots"}}})"))
+                .find("stages.03_x.speed: expected a number"),
             std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"tolerance": {"rtol": -1}})")).find("tolerance.rtol: -1 must be >= 0"),
             std::string::npos);
-  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"05_x": {"speed_pattern": "circle:3"}}})")).find("unknown kind 'circle'"),
-            std::string::npos);
+  EXPECT_NE(
+      rubric_error(json::parse(R"({"stages": {"05_x": {"speed_pattern": "circle:3"}}})")).find("unknown kind 'circle'"),
+      std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"05_x": {"speed_pattern": "global:8:700"}}})")).find("at N = 512"),
-            std::string::npos) << "a global position past the smallest timed N";
+            std::string::npos)
+      << "a global position past the smallest timed N";
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"01_x": {"memory_rule": "lots"}}})")).find("per_score"),
             std::string::npos);
   const auto dir = temp_dir("rubric");
@@ -178,8 +182,10 @@ TEST(Feedback, CorrectnessHintsFromWhichCasesFail) {
   cases[1].unwritten = 10;
   cases[1].unwritten_only_in_partial_tile = true;
   hints = correctness_hints(cases);
-  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("partial query tile") != std::string::npos; }));
-  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("multiple of 64 fail") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(),
+                          [](const std::string& h) { return h.find("partial query tile") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(),
+                          [](const std::string& h) { return h.find("multiple of 64 fail") != std::string::npos; }));
 
   cases = {fact("a", false), fact("b", false)};
   cases[0].nothing_written = cases[1].nothing_written = true;
@@ -199,8 +205,10 @@ TEST(Feedback, CorrectnessHintsFromWhichCasesFail) {
   for (CaseFacts& c : cases) c.multi_head = true;
   cases[0].large_inputs = true;
   hints = correctness_hints(cases);
-  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("large inputs") != std::string::npos; }));
-  EXPECT_FALSE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) { return h.find("B*H > 1") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(),
+                          [](const std::string& h) { return h.find("large inputs") != std::string::npos; }));
+  EXPECT_FALSE(std::any_of(hints.begin(), hints.end(),
+                           [](const std::string& h) { return h.find("B*H > 1") != std::string::npos; }));
 }
 
 TEST(Feedback, WindowHintsNameTheEdge) {
@@ -233,13 +241,16 @@ TEST(Cases, EveryCaseIsAValidProblem) {
       p.pattern = spec.view();
       EXPECT_EQ(check_problem(p), "") << c.name;
     }
-    for (const CaseSpec& c : window_cases(patterns, 7)) EXPECT_NO_THROW(parse_pattern(c.pattern, c.N, c.seed)) << c.name;
+    for (const CaseSpec& c : window_cases(patterns, 7))
+      EXPECT_NO_THROW(parse_pattern(c.pattern, c.N, c.seed)) << c.name;
   }
 }
 
 TEST(Cases, CoverTheDifficultiesAndEveryPattern) {
   const auto sliding = correctness_cases(pattern_bit(PatternKind::kSlidingWindow), 7);
-  auto has = [&](const std::vector<CaseSpec>& cases, auto pred) { return std::any_of(cases.begin(), cases.end(), pred); };
+  auto has = [&](const std::vector<CaseSpec>& cases, auto pred) {
+    return std::any_of(cases.begin(), cases.end(), pred);
+  };
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.N == 1; }));
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.N % 64 != 0 && c.N > 64; }));
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.pattern == "sliding:0"; }));
@@ -262,33 +273,60 @@ TEST(Cases, CoverTheDifficultiesAndEveryPattern) {
 // ---------------------------------------------------------------------------------------------------
 
 json sample_stage(const std::string& name, double correctness, bool window_ok) {
-  json cases = json::array({{{"name", "N=65: a partial last tile"}, {"pattern", "sliding:20"}, {"B", 1}, {"H", 2}, {"N", 65},
-                             {"D", 64}, {"scale", 0.125}, {"passed", correctness >= 40}, {"summary", "2 of 8320 wrong"},
-                             {"mismatches", json::array({{{"b", 0}, {"h", 1}, {"i", 64}, {"d", 3}, {"expected", 0.5},
-                                                         {"got", "never written"}, {"kind", "never written"},
-                                                         {"where", "the partial last query tile"}}})}}});
+  json cases = json::array({{{"name", "N=65: a partial last tile"},
+                             {"pattern", "sliding:20"},
+                             {"B", 1},
+                             {"H", 2},
+                             {"N", 65},
+                             {"D", 64},
+                             {"scale", 0.125},
+                             {"passed", correctness >= 40},
+                             {"summary", "2 of 8320 wrong"},
+                             {"mismatches", json::array({{{"b", 0},
+                                                          {"h", 1},
+                                                          {"i", 64},
+                                                          {"d", 3},
+                                                          {"expected", 0.5},
+                                                          {"got", "never written"},
+                                                          {"kind", "never written"},
+                                                          {"where", "the partial last query tile"}}})}}});
   return {{"stage", name},
           {"status", "graded"},
           {"message", ""},
           {"score", correctness + (window_ok ? 20 : 0) + 10},
           {"max_score", 70},
-          {"checks",
-           json::array({{{"name", "correctness"}, {"score", correctness}, {"max_score", 40},
-                         {"status", correctness >= 40 ? "passed" : "failed"}, {"summary", "7 of 8 cases passed"},
-                         {"feedback", json::array({"Only N that are not a multiple of 64 fail"})}, {"cases", cases},
-                         {"measurements", json::array()}},
-                        {{"name", "window"}, {"score", window_ok ? 20 : 0}, {"max_score", 20},
-                         {"status", window_ok ? "passed" : "failed"}, {"summary", "..."}, {"feedback", json::array()},
-                         {"cases", json::array()}, {"measurements", json::array()}},
-                        {{"name", "memory"}, {"score", 10}, {"max_score", 10}, {"status", "passed"}, {"summary", "ok"},
-                         {"feedback", json::array()}, {"cases", json::array()}, {"measurements", json::array()}}})}};
+          {"checks", json::array({{{"name", "correctness"},
+                                   {"score", correctness},
+                                   {"max_score", 40},
+                                   {"status", correctness >= 40 ? "passed" : "failed"},
+                                   {"summary", "7 of 8 cases passed"},
+                                   {"feedback", json::array({"Only N that are not a multiple of 64 fail"})},
+                                   {"cases", cases},
+                                   {"measurements", json::array()}},
+                                  {{"name", "window"},
+                                   {"score", window_ok ? 20 : 0},
+                                   {"max_score", 20},
+                                   {"status", window_ok ? "passed" : "failed"},
+                                   {"summary", "..."},
+                                   {"feedback", json::array()},
+                                   {"cases", json::array()},
+                                   {"measurements", json::array()}},
+                                  {{"name", "memory"},
+                                   {"score", 10},
+                                   {"max_score", 10},
+                                   {"status", "passed"},
+                                   {"summary", "ok"},
+                                   {"feedback", json::array()},
+                                   {"cases", json::array()},
+                                   {"measurements", json::array()}}})}};
 }
 
 TEST(Report, TotalsGradescopeAndTerminal) {
   ReportHeader h{"Test GPU", "2026-11-24T00:00:00Z", "abc123", "student", "graded", 42};
-  const json report = make_report(h, default_rubric(),
-                                  {sample_stage("03_masked_windows", 35, false),
-                                   ungraded_stage("04_online_softmax", "crashed", "signal 11", default_stage_rubric("04_online_softmax"))});
+  const json report = make_report(
+      h, default_rubric(),
+      {sample_stage("03_masked_windows", 35, false),
+       ungraded_stage("04_online_softmax", "crashed", "signal 11", default_stage_rubric("04_online_softmax"))});
   EXPECT_DOUBLE_EQ(report["score"].get<double>(), 45.0);
   EXPECT_DOUBLE_EQ(report["max_score"].get<double>(), 170.0);
   EXPECT_FALSE(full_marks(report));
@@ -312,9 +350,10 @@ TEST(Report, TotalsGradescopeAndTerminal) {
 
 TEST(Report, FilesMatchTheirSchemas) {
   ReportHeader h{"Test GPU", "2026-11-24T00:00:00Z", "abc123", "student", "graded", 42};
-  const json report = make_report(h, default_rubric(),
-                                  {sample_stage("03_masked_windows", 35, false),
-                                   ungraded_stage("04_online_softmax", "timed out", "no progress", default_stage_rubric("04_online_softmax"))});
+  const json report = make_report(
+      h, default_rubric(),
+      {sample_stage("03_masked_windows", 35, false),
+       ungraded_stage("04_online_softmax", "timed out", "no progress", default_stage_rubric("04_online_softmax"))});
   const auto dir = temp_dir("reports");
   const std::vector<std::string> paths = write_reports(report, dir.string());
   ASSERT_EQ(paths.size(), 2u);
@@ -323,8 +362,9 @@ TEST(Report, FilesMatchTheirSchemas) {
   EXPECT_EQ(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + paths[1]).c_str()), 0);
   // And the validator can fail: a results.json without scores is refused.
   std::ofstream(dir / "bad.json") << R"({"tests": [{"name": "x", "status": "passed"}]})";
-  EXPECT_NE(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "bad.json").string() +
-                         " 2>/dev/null").c_str()),
+  EXPECT_NE(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " +
+                         (dir / "bad.json").string() + " 2>/dev/null")
+                            .c_str()),
             0);
 }
 
@@ -332,8 +372,8 @@ TEST(Report, FilesMatchTheirSchemas) {
 // CUDA_VISIBLE_DEVICES= hides any GPU, so this runs the same on every machine.
 TEST(GradeCommand, WithoutAGpuExitsWithThree) {
   const auto dir = temp_dir("nogpu");
-  const std::string command = "CUDA_VISIBLE_DEVICES= " SWA_BINARY " grade --out " + dir.string() + " > " +
-                              (dir / "out.txt").string() + " 2>&1";
+  const std::string command =
+      "CUDA_VISIBLE_DEVICES= " SWA_BINARY " grade --out " + dir.string() + " > " + (dir / "out.txt").string() + " 2>&1";
   const int status = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 3);
@@ -345,8 +385,14 @@ TEST(GradeCommand, WithoutAGpuExitsWithThree) {
   const json report = json::parse(std::ifstream(dir / "grade.json"));
   EXPECT_EQ(report["status"], "no GPU");
   const std::string validate = "python3 " SWA_SOURCE_DIR "/tools/validate_json.py ";
-  EXPECT_EQ(std::system((validate + SWA_SOURCE_DIR "/plots/schemas/grade.schema.json " + (dir / "grade.json").string()).c_str()), 0);
-  EXPECT_EQ(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string()).c_str()), 0);
+  EXPECT_EQ(
+      std::system(
+          (validate + SWA_SOURCE_DIR "/plots/schemas/grade.schema.json " + (dir / "grade.json").string()).c_str()),
+      0);
+  EXPECT_EQ(std::system(
+                (validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string())
+                    .c_str()),
+            0);
 }
 
 TEST(GradeCommand, BadArgumentsExitWithTwo) {

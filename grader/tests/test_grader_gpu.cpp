@@ -6,16 +6,14 @@
 //                        edge; a crash, a hang and an abort each cost only their own stage, while the
 //                        stage graded after them still gets its points (tests/planted/README.md)
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "device.h"
 
@@ -24,9 +22,9 @@ namespace {
 
 using nlohmann::json;
 
-#define REQUIRE_GPU()                                              \
-  do {                                                             \
-    std::string why_;                                              \
+#define REQUIRE_GPU()                                                   \
+  do {                                                                  \
+    std::string why_;                                                   \
     if (!gpu_available(&why_)) GTEST_SKIP() << "needs a GPU: " << why_; \
   } while (0)
 
@@ -97,7 +95,8 @@ TEST(GradeSolutions, ScoreFullMarks) {
 TEST(GradePlanted, FaultsCostTheirOwnStageAndSayWhy) {
   REQUIRE_GPU();
   // Short time limits, so that the hanging stage is stopped quickly.
-  const auto rubric = std::filesystem::temp_directory_path() / ("swa_planted_rubric_" + std::to_string(getpid()) + ".json");
+  const auto rubric =
+      std::filesystem::temp_directory_path() / ("swa_planted_rubric_" + std::to_string(getpid()) + ".json");
   std::ofstream(rubric) << R"({"timeouts": {"stage_seconds": 120, "silence_seconds": 10}})";
   const GradeRun run = run_grade("planted", "--variant planted --rubric " + rubric.string());
   ASSERT_TRUE(run.report.is_object()) << run.output;
@@ -112,7 +111,8 @@ TEST(GradePlanted, FaultsCostTheirOwnStageAndSayWhy) {
   const json& window = check_of(off, "window");
   EXPECT_EQ(window["score"].get<double>(), 0.0);
   bool names_edge = false;
-  for (const json& h : window["feedback"]) names_edge = names_edge || h.get<std::string>().find("right edge") != std::string::npos;
+  for (const json& h : window["feedback"])
+    names_edge = names_edge || h.get<std::string>().find("right edge") != std::string::npos;
   EXPECT_TRUE(names_edge) << window.dump(1).substr(0, 2000);
   bool mismatch_at_edge = false;
   for (const json& c : window["cases"])

@@ -23,11 +23,8 @@ namespace {
 // The patterns every test below runs over, for a sequence of length N.
 std::vector<PatternSpec> patterns_for(int N, int w) {
   std::vector<PatternSpec> out = {
-      PatternSpec::sliding(w),
-      PatternSpec::sliding(w, w / 2 + 1),  // asymmetric
-      PatternSpec::causal(w),
-      PatternSpec::dilated(w, w, 2),
-      PatternSpec::dilated(w / 2, w, 3),
+      PatternSpec::sliding(w),        PatternSpec::sliding(w, w / 2 + 1),  // asymmetric
+      PatternSpec::causal(w),         PatternSpec::dilated(w, w, 2),      PatternSpec::dilated(w / 2, w, 3),
       PatternSpec::dilated(w, w, 97),  // dilation > tile: tiles inside the span can be empty
   };
   std::vector<int32_t> globals;

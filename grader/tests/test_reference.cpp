@@ -35,8 +35,8 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, co
   for (double x : b) scale = std::max(scale, std::fabs(x));
   for (size_t e = 0; e < a.size(); ++e) {
     ASSERT_TRUE(std::isfinite(a[e])) << what << " element " << e << " is " << a[e];
-    ASSERT_LE(std::fabs(a[e] - b[e]) / scale, tolerance) << what << " element " << e << ": " << a[e] << " vs "
-                                                         << static_cast<double>(b[e]);
+    ASSERT_LE(std::fabs(a[e] - b[e]) / scale, tolerance)
+        << what << " element " << e << ": " << a[e] << " vs " << static_cast<double>(b[e]);
   }
 }
 
@@ -58,7 +58,9 @@ std::vector<PatternSpec> every_pattern(int N, int w) {
 struct Shape {
   int N, W;
 };
-void PrintTo(const Shape& s, std::ostream* os) { *os << "N=" << s.N << " W=" << (s.W < 0 ? std::string("N") : std::to_string(s.W)); }
+void PrintTo(const Shape& s, std::ostream* os) {
+  *os << "N=" << s.N << " W=" << (s.W < 0 ? std::string("N") : std::to_string(s.W));
+}
 
 class ReferenceMatchesBruteForce : public ::testing::TestWithParam<Shape> {};
 
@@ -75,16 +77,15 @@ TEST_P(ReferenceMatchesBruteForce, EveryPatternEveryHeadDimBothScales) {
       const HostInputs in = random_inputs(p, 100 * N + W + variant);
       const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
       const reference::Result dense = reference::dense_attention(p, in.q.data(), in.k.data(), in.v.data());
-      const std::string what = spec.to_string() + " N=" + std::to_string(N) + " D=" + std::to_string(D) +
-                               " scale=" + std::to_string(scale);
+      const std::string what =
+          spec.to_string() + " N=" + std::to_string(N) + " D=" + std::to_string(D) + " scale=" + std::to_string(scale);
       expect_close(ref.o, dense.o, what + " O");
       expect_close(ref.lse, dense.lse, what + " log-sum-exp");
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AwkwardSizes, ReferenceMatchesBruteForce,
-                         ::testing::ValuesIn([] {
+INSTANTIATE_TEST_SUITE_P(AwkwardSizes, ReferenceMatchesBruteForce, ::testing::ValuesIn([] {
                            std::vector<Shape> shapes;
                            for (int N : {1, 2, 63, 64, 65, 257, 1013})
                              for (int W : {0, 1, 32, 127, 128, 129, -1}) shapes.push_back({N, W});

@@ -23,9 +23,9 @@
 namespace swa {
 namespace {
 
-#define REQUIRE_GPU()                                              \
-  do {                                                             \
-    std::string why_;                                              \
+#define REQUIRE_GPU()                                                   \
+  do {                                                                  \
+    std::string why_;                                                   \
     if (!gpu_available(&why_)) GTEST_SKIP() << "needs a GPU: " << why_; \
   } while (0)
 
@@ -99,13 +99,14 @@ int check_case(const Case& c, const std::vector<std::string>& names, bool twice 
       if (status != kSwaOk) return ran;
       const std::vector<float> out = gpu.output();
       const Comparison cmp = compare_output(host_problem, out, ref.o, v_scale);
-      EXPECT_TRUE(cmp.passed()) << name << " " << c.describe() << ": " << cmp.summary() << "; first: O[bh="
-                                << (cmp.first.empty() ? -1 : cmp.first[0].bh) << ", i="
-                                << (cmp.first.empty() ? -1 : cmp.first[0].i) << ", d="
-                                << (cmp.first.empty() ? -1 : cmp.first[0].d) << "] = "
-                                << (cmp.first.empty() ? 0.f : cmp.first[0].got) << ", expected "
+      EXPECT_TRUE(cmp.passed()) << name << " " << c.describe() << ": " << cmp.summary()
+                                << "; first: O[bh=" << (cmp.first.empty() ? -1 : cmp.first[0].bh)
+                                << ", i=" << (cmp.first.empty() ? -1 : cmp.first[0].i)
+                                << ", d=" << (cmp.first.empty() ? -1 : cmp.first[0].d)
+                                << "] = " << (cmp.first.empty() ? 0.f : cmp.first[0].got) << ", expected "
                                 << (cmp.first.empty() ? 0.0 : cmp.first[0].expected);
-      if (attempt == 0) first_output = out;
+      if (attempt == 0)
+        first_output = out;
       else
         EXPECT_EQ(std::memcmp(first_output.data(), out.data(), out.size() * sizeof(float)), 0)
             << name << " " << c.describe() << ": two runs on the same inputs differ (a race?)";

@@ -27,7 +27,8 @@ Problem valid_problem() {
 void expect_rejected(const Problem& p, std::initializer_list<const char*> words, HeadDims dims = HeadDims::kKernel) {
   const std::string why = check_problem(p, dims);
   ASSERT_FALSE(why.empty()) << "accepted, but should have been rejected";
-  for (const char* w : words) EXPECT_NE(why.find(w), std::string::npos) << "'" << why << "' does not mention '" << w << "'";
+  for (const char* w : words)
+    EXPECT_NE(why.find(w), std::string::npos) << "'" << why << "' does not mention '" << w << "'";
 }
 
 TEST(CheckProblem, AcceptsTheExerciseAndEdgeSizes) {
@@ -147,8 +148,8 @@ TEST(CheckTensors, NamesTheNullTensor) {
 // ---------------------------------------------------------------------------------------------------
 
 TEST(ParsePattern, EveryFormRoundTrips) {
-  for (const char* text : {"sliding:128", "sliding:3:7", "causal:64", "dilated:8:2", "dilated:1:4:3", "global:16:0,5,9",
-                           "global:4:"}) {
+  for (const char* text :
+       {"sliding:128", "sliding:3:7", "causal:64", "dilated:8:2", "dilated:1:4:3", "global:16:0,5,9", "global:4:"}) {
     EXPECT_EQ(parse_pattern(text, 100).to_string(), text);
   }
   const PatternSpec a = parse_pattern("adaptive:2:9", 50, 3);

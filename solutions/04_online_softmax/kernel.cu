@@ -20,11 +20,12 @@ namespace {
 using namespace swa::tiles;
 
 template <int D>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>) sliding_window_attention_online(swa::Problem p, swa::Tensors t) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>)
+    sliding_window_attention_online(swa::Problem p, swa::Tensors t) {
   extern __shared__ __align__(16) float smem[];  // the tiles are read as float4
   const SharedTiles<D> tile = SharedTiles<D>::carve(smem);
   const int bh = block_batch_head();
-  const int m_tile = block_query_tile();             // which query tile
+  const int m_tile = block_query_tile();  // which query tile
   const int i0 = m_tile * swa::kTileM;
   const int ty = threadIdx.x / kThreadCols, tx = threadIdx.x % kThreadCols;
   const __half* k_head = t.k + p.row_offset(bh, 0);

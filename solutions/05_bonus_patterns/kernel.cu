@@ -20,7 +20,8 @@ namespace {
 using namespace swa::tiles;
 
 template <int D>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>) structured_attention_online(swa::Problem p, swa::Tensors t) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>)
+    structured_attention_online(swa::Problem p, swa::Tensors t) {
   extern __shared__ __align__(16) float smem[];  // the tiles are read as float4
   const SharedTiles<D> tile = SharedTiles<D>::carve(smem);
   const int bh = block_batch_head();

@@ -28,12 +28,12 @@ int score_width(const swa::Problem& p) {
 template <int D>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     sliding_window_attention_naive(swa::Problem p, swa::Tensors t, float* scores, int width) {
-  const int bh = blockIdx.y;                              // which (batch, head)
-  const int i = blockIdx.x * blockDim.x + threadIdx.x;   // which query
+  const int bh = blockIdx.y;  // which (batch, head)
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;  // which query
   if (i >= p.N) return;
-  const __half* q = t.q + p.row_offset(bh, i);           // Q[b, h, i, :]
+  const __half* q = t.q + p.row_offset(bh, i);  // Q[b, h, i, :]
   float* s = scores + (static_cast<size_t>(bh) * p.N + i) * width;  // this query's scores
-  float* out = t.o + p.row_offset(bh, i);                 // O[b, h, i, :]
+  float* out = t.o + p.row_offset(bh, i);  // O[b, h, i, :]
 
   // Step 1: the keys query i sees, first .. last (inclusive): the window i - W_left .. i + W_right,
   // clamped to the sequence 0 .. N-1.

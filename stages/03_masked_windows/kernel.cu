@@ -20,12 +20,13 @@ namespace {
 using namespace swa::tiles;
 
 template <int D>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>) sliding_window_attention_window_tiles(swa::Problem p, swa::Tensors t) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>)
+    sliding_window_attention_window_tiles(swa::Problem p, swa::Tensors t) {
   extern __shared__ __align__(16) float smem[];  // the tiles are read as float4
   const SharedTiles<D> tile = SharedTiles<D>::carve(smem);
   const int bh = block_batch_head();
-  const int i0 = block_query_tile() * swa::kTileM;                 // first query of the tile
-  const int i_last = min(p.N, i0 + swa::kTileM) - 1;       // last query of the tile that exists
+  const int i0 = block_query_tile() * swa::kTileM;  // first query of the tile
+  const int i_last = min(p.N, i0 + swa::kTileM) - 1;  // last query of the tile that exists
   const int ty = threadIdx.x / kThreadCols, tx = threadIdx.x % kThreadCols;
   const __half* k_head = t.k + p.row_offset(bh, 0);
   const __half* v_head = t.v + p.row_offset(bh, 0);
@@ -50,8 +51,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>) sliding_window_atte
 
   // Step 3: the element mask of a partial tile: hide (set to -infinity) each of this thread's scores
   // s[r][c] whose key j = j0 + tx + 16c is past N or outside the window of query i = i0 + ty + 16r.
-  auto mask_partial = [&](float (&s)[kRowsPerThread][kKeysPerThread], int j0) {
-    // TODO(student): write this step.
+  auto mask_partial = [&](float(&s)[kRowsPerThread][kKeysPerThread], int j0) {
+  // TODO(student): write this step.
   };
 
   load_tile<D>(tile.q, t.q + p.row_offset(bh, 0), i0, p.N);

@@ -26,9 +26,9 @@ class CudaError : public std::runtime_error {
 
 }  // namespace swa
 
-#define SWA_CUDA_CHECK(call)                                                   \
-  do {                                                                         \
-    const cudaError_t swa_err_ = (call);                                       \
+#define SWA_CUDA_CHECK(call)                                                                  \
+  do {                                                                                        \
+    const cudaError_t swa_err_ = (call);                                                      \
     if (swa_err_ != cudaSuccess) throw ::swa::CudaError(swa_err_, #call, __FILE__, __LINE__); \
   } while (0)
 

@@ -17,7 +17,7 @@
 //   6. the stage interface      the C entry point every stage exports (see stage.h)
 #pragma once
 
-#include <cuda_fp16.h>         // __half, on host and device
+#include <cuda_fp16.h>  // __half, on host and device
 #include <cuda_runtime_api.h>  // cudaStream_t
 
 #include <cmath>
@@ -98,20 +98,23 @@ inline const char* pattern_name(PatternKind kind) {
 // builds, owns, checks and uploads them.
 struct Pattern {
   PatternKind kind = PatternKind::kSlidingWindow;
-  int32_t left = 0;      // keys before the query (every kind but kAdaptive)
-  int32_t right = 0;     // keys after the query (kSlidingWindow, kDilated, kGlobalLocal)
+  int32_t left = 0;  // keys before the query (every kind but kAdaptive)
+  int32_t right = 0;  // keys after the query (kSlidingWindow, kDilated, kGlobalLocal)
   int32_t dilation = 1;  // kDilated: distance between visible keys, >= 1
-  int32_t num_global = 0;                    // kGlobalLocal: number of global positions
+  int32_t num_global = 0;  // kGlobalLocal: number of global positions
   const int32_t* global_positions = nullptr;  // kGlobalLocal: sorted, strictly increasing, in [0, N)
-  const int32_t* adaptive_left = nullptr;     // kAdaptive: N windows, each >= 0
-  const int32_t* adaptive_right = nullptr;    // kAdaptive: N windows, each >= 0
+  const int32_t* adaptive_left = nullptr;  // kAdaptive: N windows, each >= 0
+  const int32_t* adaptive_right = nullptr;  // kAdaptive: N windows, each >= 0
 
   // Number of global positions < x (a lower bound by binary search in the sorted list).
   SWA_HD int globals_before(int x) const {
     int lo = 0, hi = num_global;
     while (lo < hi) {
       const int mid = (lo + hi) / 2;
-      if (global_positions[mid] < x) lo = mid + 1; else hi = mid;
+      if (global_positions[mid] < x)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     return lo;
   }
@@ -126,20 +129,16 @@ struct Pattern {
   // May query i see key j?  (0 <= i, j < N)
   SWA_HD bool allows(int i, int j) const {
     switch (kind) {
-      case PatternKind::kSlidingWindow:
-        return i - left <= j && j <= i + right;
-      case PatternKind::kCausalSlidingWindow:
-        return i - left <= j && j <= i;
+      case PatternKind::kSlidingWindow: return i - left <= j && j <= i + right;
+      case PatternKind::kCausalSlidingWindow: return i - left <= j && j <= i;
       case PatternKind::kDilated: {
         const int delta = j - i;
         if (delta % dilation != 0) return false;
         const int k = delta / dilation;  // exact, so no rounding question
         return -left <= k && k <= right;
       }
-      case PatternKind::kGlobalLocal:
-        return (i - left <= j && j <= i + right) || is_global(j) || is_global(i);
-      case PatternKind::kAdaptive:
-        return i - adaptive_left[i] <= j && j <= i + adaptive_right[i];
+      case PatternKind::kGlobalLocal: return (i - left <= j && j <= i + right) || is_global(j) || is_global(i);
+      case PatternKind::kAdaptive: return i - adaptive_left[i] <= j && j <= i + adaptive_right[i];
     }
     return false;
   }
@@ -160,9 +159,7 @@ struct Problem {
 
   SWA_HD int batch_heads() const { return B * H; }
   // Offset of element (bh, i, 0), where bh = b*H + h indexes the B*H independent attention problems.
-  SWA_HD size_t row_offset(int bh, int i) const {
-    return (static_cast<size_t>(bh) * N + i) * D;
-  }
+  SWA_HD size_t row_offset(int bh, int i) const { return (static_cast<size_t>(bh) * N + i) * D; }
   SWA_HD size_t num_elements() const { return static_cast<size_t>(B) * H * N * D; }
 };
 
@@ -172,7 +169,7 @@ struct Tensors {
   const __half* q = nullptr;  // [B, H, N, D]
   const __half* k = nullptr;  // [B, H, N, D]
   const __half* v = nullptr;  // [B, H, N, D]
-  float* o = nullptr;         // [B, H, N, D], written by the stage
+  float* o = nullptr;  // [B, H, N, D], written by the stage
 };
 
 // Scratch device memory a stage asked for through its workspace_bytes(); kernels never allocate.
@@ -232,8 +229,7 @@ struct TileMask {
     switch (pattern.kind) {
       case PatternKind::kSlidingWindow:
         return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
-      case PatternKind::kCausalSlidingWindow:
-        return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1));
+      case PatternKind::kCausalSlidingWindow: return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1));
       case PatternKind::kAdaptive: {
         // Each query's window contains the query itself and the queries are consecutive, so the union
         // of the windows is one interval: its tiles are exactly the non-empty ones.
@@ -301,9 +297,8 @@ struct TileMask {
     if (q_globals == i1 - i0 + 1 || k_globals == j1 - j0 + 1) return TileClass::kFull;
     const int qa = first_non_global(i0), qb = last_non_global(i1);
     const int ka = first_non_global(j0), kb = last_non_global(j1);
-    return classify_deltas(ka - qb, kb - qa, -pattern.left, pattern.right) == TileClass::kFull
-               ? TileClass::kFull
-               : TileClass::kPartial;
+    return classify_deltas(ka - qb, kb - qa, -pattern.left, pattern.right) == TileClass::kFull ? TileClass::kFull
+                                                                                               : TileClass::kPartial;
   }
   SWA_HD int first_non_global(int x) const {  // smallest position >= x that is not global
     for (int k = pattern.globals_before(x); k < pattern.num_global && pattern.global_positions[k] == x; ++k) ++x;
@@ -376,13 +371,13 @@ inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims
       if (pat.adaptive_left == nullptr || pat.adaptive_right == nullptr)
         return "adaptive windows are null: the adaptive pattern needs adaptive_left and adaptive_right, N values each";
       break;
-    default:
-      return out_of_range("pattern kind", static_cast<int>(pat.kind), 0, kNumPatternKinds - 1);
+    default: return out_of_range("pattern kind", static_cast<int>(pat.kind), 0, kNumPatternKinds - 1);
   }
   if (pat.kind == PatternKind::kDilated && (pat.dilation < 1 || pat.dilation > kMaxSeqLen))
     return out_of_range("dilation", pat.dilation, 1, kMaxSeqLen);
   if (pat.kind == PatternKind::kGlobalLocal) {
-    if (pat.num_global < 0 || pat.num_global > p.N) return out_of_range("number of global positions", pat.num_global, 0, p.N);
+    if (pat.num_global < 0 || pat.num_global > p.N)
+      return out_of_range("number of global positions", pat.num_global, 0, p.N);
     if (pat.num_global > 0 && pat.global_positions == nullptr)
       return "global positions are null but their number is " + std::to_string(pat.num_global);
   }
@@ -425,7 +420,8 @@ inline std::string check_tensors(const Problem& p, const Tensors& t) {
   } tensors[] = {{"Q", t.q, "fp16"}, {"K", t.k, "fp16"}, {"V", t.v, "fp16"}, {"O", t.o, "fp32"}};
   for (const auto& x : tensors) {
     if (x.ptr == nullptr)
-      return std::string(x.name) + " is null: it must point to B*H*N*D = " + count + " " + x.type + " values on the GPU";
+      return std::string(x.name) + " is null: it must point to B*H*N*D = " + count + " " + x.type +
+             " values on the GPU";
     if (reinterpret_cast<uintptr_t>(x.ptr) % kTensorAlignment != 0)
       return std::string(x.name) + " is not 16-byte aligned: every tensor must start on a 16-byte boundary";
   }
@@ -447,17 +443,17 @@ extern "C" {
 enum SwaStatus : int32_t {
   kSwaOk = 0,
   kSwaInvalidArgument = 1,  // check_problem() or check_tensors() failed, or the workspace is too small
-  kSwaUnsupported = 2,      // the stage does not implement this pattern
-  kSwaCudaError = 3,        // a CUDA call or launch failed
-  kSwaInternalError = 4,    // anything else the launcher threw
+  kSwaUnsupported = 2,  // the stage does not implement this pattern
+  kSwaCudaError = 3,  // a CUDA call or launch failed
+  kSwaInternalError = 4,  // anything else the launcher threw
 };
 
 constexpr int32_t kSwaAbiVersion = 1;
 
 struct SwaStageApi {
-  int32_t abi_version;          // kSwaAbiVersion when the stage was built
-  const char* name;             // the stage folder's name, e.g. "03_masked_windows"
-  uint32_t patterns;            // the pattern kinds it implements: pattern_bit(kind) set for each
+  int32_t abi_version;  // kSwaAbiVersion when the stage was built
+  const char* name;  // the stage folder's name, e.g. "03_masked_windows"
+  uint32_t patterns;  // the pattern kinds it implements: pattern_bit(kind) set for each
   // Device scratch memory the stage needs for this problem, in bytes.
   size_t (*workspace_bytes)(const swa::Problem* problem);
   // Enqueue the computation of O on `stream`; does not synchronize. On failure, returns a SwaStatus

@@ -45,9 +45,8 @@ inline int32_t fail(int32_t status, const std::string& message, char* error, siz
 }
 
 template <class WorkspaceFn, class LaunchFn>
-int32_t forward(const char* name, uint32_t patterns, WorkspaceFn workspace_bytes, LaunchFn launch,
-                const Problem* p, const Tensors* t, Workspace ws, cudaStream_t stream, char* error,
-                size_t capacity) {
+int32_t forward(const char* name, uint32_t patterns, WorkspaceFn workspace_bytes, LaunchFn launch, const Problem* p,
+                const Tensors* t, Workspace ws, cudaStream_t stream, char* error, size_t capacity) {
   if (p == nullptr || t == nullptr) return fail(kSwaInvalidArgument, "problem or tensors is null", error, capacity);
   std::string why = check_problem(*p);
   if (!why.empty()) return fail(kSwaInvalidArgument, why, error, capacity);
@@ -72,8 +71,9 @@ int32_t forward(const char* name, uint32_t patterns, WorkspaceFn workspace_bytes
   }
   const cudaError_t launch_error = cudaGetLastError();
   if (launch_error != cudaSuccess)
-    return fail(kSwaCudaError, std::string("kernel launch failed: ") + cudaGetErrorName(launch_error) + " (" +
-                                   cudaGetErrorString(launch_error) + ")",
+    return fail(kSwaCudaError,
+                std::string("kernel launch failed: ") + cudaGetErrorName(launch_error) + " (" +
+                    cudaGetErrorString(launch_error) + ")",
                 error, capacity);
   return kSwaOk;
 }
@@ -91,17 +91,15 @@ size_t workspace(WorkspaceFn workspace_bytes, const Problem* p) {
 }  // namespace stage_detail
 }  // namespace swa
 
-#define SWA_EXPORT_STAGE(NAME, PATTERNS, WORKSPACE_FN, LAUNCH_FN)                                           \
-  static size_t swa_stage_workspace_bytes_(const swa::Problem* p) {                                      \
-    return swa::stage_detail::workspace(WORKSPACE_FN, p);                                                \
-  }                                                                                                       \
-  static int32_t swa_stage_forward_(const swa::Problem* p, const swa::Tensors* t, swa::Workspace ws,     \
-                                    cudaStream_t stream, char* error, size_t capacity) {                  \
-    return swa::stage_detail::forward(NAME, PATTERNS, WORKSPACE_FN, LAUNCH_FN, p, t, ws, stream, error,   \
-                                      capacity);                                                          \
-  }                                                                                                       \
-  extern "C" __attribute__((visibility("default"))) const SwaStageApi* swa_stage_api(void) {              \
-    static const SwaStageApi api = {kSwaAbiVersion, NAME, PATTERNS, &swa_stage_workspace_bytes_,          \
-                                    &swa_stage_forward_};                                                 \
-    return &api;                                                                                          \
+#define SWA_EXPORT_STAGE(NAME, PATTERNS, WORKSPACE_FN, LAUNCH_FN)                                                      \
+  static size_t swa_stage_workspace_bytes_(const swa::Problem* p) {                                                    \
+    return swa::stage_detail::workspace(WORKSPACE_FN, p);                                                              \
+  }                                                                                                                    \
+  static int32_t swa_stage_forward_(const swa::Problem* p, const swa::Tensors* t, swa::Workspace ws,                   \
+                                    cudaStream_t stream, char* error, size_t capacity) {                               \
+    return swa::stage_detail::forward(NAME, PATTERNS, WORKSPACE_FN, LAUNCH_FN, p, t, ws, stream, error, capacity);     \
+  }                                                                                                                    \
+  extern "C" __attribute__((visibility("default"))) const SwaStageApi* swa_stage_api(void) {                           \
+    static const SwaStageApi api = {kSwaAbiVersion, NAME, PATTERNS, &swa_stage_workspace_bytes_, &swa_stage_forward_}; \
+    return &api;                                                                                                       \
   }

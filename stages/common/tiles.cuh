@@ -45,8 +45,8 @@ constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x * log2(e)); ex
 template <int D>
 struct TileShape {
   static_assert(D % 16 == 0 && D >= 16 && D <= kMaxHeadDim, "D must be 16, 32, 64 or 128");
-  static constexpr int kRowStride = D + kPad;               // a Q, K or V tile: [64][D + kPad]
-  static constexpr int kPStride = kTileN + kPad;            // the P tile: [64][64 + kPad]
+  static constexpr int kRowStride = D + kPad;  // a Q, K or V tile: [64][D + kPad]
+  static constexpr int kPStride = kTileN + kPad;  // the P tile: [64][64 + kPad]
   static constexpr int kQKVFloats = kTileM * kRowStride;
   static constexpr int kPFloats = kTileM * kPStride;
   // Output columns per thread: thread tx owns D/16 columns, in groups of kVec consecutive ones.
@@ -65,9 +65,7 @@ struct SharedTiles {
   float* v;  // [kTileN][D + kPad]
   float* p;  // [kTileM][kTileN + kPad]
 
-  static constexpr size_t bytes() {
-    return (3 * TileShape<D>::kQKVFloats + TileShape<D>::kPFloats) * sizeof(float);
-  }
+  static constexpr size_t bytes() { return (3 * TileShape<D>::kQKVFloats + TileShape<D>::kPFloats) * sizeof(float); }
   __device__ static SharedTiles carve(float* smem) {
     SharedTiles t;
     t.q = smem;
@@ -97,9 +95,12 @@ __device__ void read_vec(float* regs, const float* src) {
 template <int n>
 __device__ void write_vec(float* dst, const float* regs) {
   static_assert(n == 1 || n == 2 || n == 4, "vector width");
-  if constexpr (n == 4) *reinterpret_cast<float4*>(dst) = make_float4(regs[0], regs[1], regs[2], regs[3]);
-  else if constexpr (n == 2) *reinterpret_cast<float2*>(dst) = make_float2(regs[0], regs[1]);
-  else *dst = regs[0];
+  if constexpr (n == 4)
+    *reinterpret_cast<float4*>(dst) = make_float4(regs[0], regs[1], regs[2], regs[3]);
+  else if constexpr (n == 2)
+    *reinterpret_cast<float2*>(dst) = make_float2(regs[0], regs[1]);
+  else
+    *dst = regs[0];
 }
 
 // Blocks of a tiled stage that share a multiprocessor, for __launch_bounds__: two fit in its 228 KB of
@@ -198,7 +199,8 @@ __device__ void tile_pv(float (&o)[kRowsPerThread][TileShape<D>::kColsPerThread]
 // The max and the sum of a value over the 16 threads that share a row (lanes 0-15 or 16-31 of a warp).
 __device__ inline float row_max(float x) {
 #pragma unroll
-  for (int offset = kThreadCols / 2; offset > 0; offset /= 2) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset, kThreadCols));
+  for (int offset = kThreadCols / 2; offset > 0; offset /= 2)
+    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset, kThreadCols));
   return x;
 }
 __device__ inline float row_sum(float x) {
