@@ -2,6 +2,7 @@
 #include "device.h"
 
 #include <cuda_runtime_api.h>
+#include <dlfcn.h>
 
 #include <utility>
 
@@ -13,7 +14,12 @@ bool gpu_available(std::string* why) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
-    if (why) *why = std::string("no usable CUDA device: ") + cudaGetErrorString(err);
+    // Without any NVIDIA driver the runtime reports an "insufficient driver": say what is really missing.
+    void* driver = dlopen("libcuda.so.1", RTLD_LAZY);
+    if (why)
+      *why = driver == nullptr ? "no NVIDIA driver on this machine (libcuda.so.1 is missing)"
+                               : std::string("no usable CUDA device: ") + cudaGetErrorString(err);
+    if (driver != nullptr) dlclose(driver);
     cudaGetLastError();  // clear it
     return false;
   }

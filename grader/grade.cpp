@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -221,6 +222,15 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     const std::vector<std::string> paths = write_reports(report, o.out_dir);
     out << "Reports (every stage 0, not graded): " << paths[0] << ", " << paths[1] << "\n";
     return check.failed ? kExitSomethingFailed : kExitNoGpu;
+  }
+
+  // A rubric entry for a stage that is not being graded is most likely a misspelt name: say so.
+  for (const auto& [key, unused] : o.rubric.stages) {
+    const bool used = std::any_of(targets.begin(), targets.end(), [&](const StageTarget& t) {
+      return t.name == key || (key.size() == 2 && t.name.rfind(key + "_", 0) == 0);
+    });
+    if (!used)
+      progress_out << "warning: the rubric's entry \"" << key << "\" matches no stage being graded" << std::endl;
   }
 
   // The workers read the rubric in force from a file.

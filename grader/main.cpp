@@ -42,7 +42,7 @@ std::vector<int> parse_sizes(const std::string& text, const char* what) {
 
 int run_pattern(const std::string& text, int N, int tile) {
   const PatternSpec spec = parse_pattern(text, N);
-  std::cout << spec.to_string() << ", N = " << N << ": 'x' where query i sees key j\n\n" << render_pattern(spec, N);
+  std::cout << text << ", N = " << N << ": 'x' where query i sees key j\n\n" << render_pattern(spec, N);
   if (tile > 0) {
     std::cout << "\nTiles of " << tile << " x " << tile << ": F full (no mask), P partial (mask), . empty (skip)\n\n"
               << render_tiles(spec, N, tile, tile);
@@ -88,7 +88,10 @@ int main(int argc, char** argv) {
   grade.stages_dir = SWA_STAGE_DIR;
   std::string rubric_path;
   grade_cmd->add_option("stages", grade.stages, "stages to grade, by name or number (default: all)");
-  grade_cmd->add_option("--variant", grade.variant, "whose stages: student (stages/) or solution (solutions/)")
+  grade_cmd
+      ->add_option("--variant", grade.variant,
+                   "whose stages: student (stages/), solution (solutions/), or planted (the grader's own "
+                   "faulty test stages, grader/tests/planted)")
       ->check(CLI::IsMember({"student", "solution", "planted"}));
   grade_cmd->add_option("--stages-dir", grade.stages_dir, "where the stage libraries are (the build's stages/)");
   grade_cmd->add_option("--solutions-dir", grade.solutions_dir,

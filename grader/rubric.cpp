@@ -2,7 +2,9 @@
 #include "rubric.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "pattern_spec.h"
@@ -28,8 +30,9 @@ StageRubric default_stage_rubric(const std::string& name) {
 Rubric default_rubric() { return Rubric{}; }
 
 StageRubric Rubric::stage(const std::string& name) const {
-  const auto it = stages.find(name);
-  return it != stages.end() ? it->second : default_stage_rubric(name);
+  if (const auto it = stages.find(name); it != stages.end()) return it->second;  // "03_masked_windows"
+  if (const auto it = stages.find(name.substr(0, 2)); it != stages.end()) return it->second;  // "03"
+  return default_stage_rubric(name);
 }
 
 namespace {
@@ -42,8 +45,11 @@ void read_number(const json& obj, const char* key, double& value, const std::str
   if (!x.is_number())
     throw std::runtime_error(where + "." + key + ": expected a number, got " + std::string(x.type_name()));
   value = x.get<double>();
-  if (!(value >= min))
-    throw std::runtime_error(where + "." + key + ": " + x.dump() + " must be >= " + std::to_string(min));
+  if (!(value >= min)) {
+    std::ostringstream bound;
+    bound << min;
+    throw std::runtime_error(where + "." + key + ": " + x.dump() + " must be >= " + bound.str());
+  }
 }
 
 void reject_unknown(const json& obj, std::initializer_list<const char*> known, const std::string& where) {
@@ -67,6 +73,11 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
     if (!file["stages"].is_object()) throw std::runtime_error(where + ": expected an object of stage names");
     for (const auto& [name, entry] : file["stages"].items()) {
       const std::string at = where + "." + name;
+      const bool numbered = name.size() >= 2 && std::isdigit(static_cast<unsigned char>(name[0])) &&
+                            std::isdigit(static_cast<unsigned char>(name[1])) && (name.size() == 2 || name[2] == '_');
+      if (!numbered)
+        throw std::runtime_error(at +
+                                 ": a stage is named by its folder (\"03_masked_windows\") or its number (\"03\")");
       reject_unknown(
           entry,
           {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "memory_rule", "memory_bytes"},

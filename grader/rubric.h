@@ -31,14 +31,14 @@ struct StageRubric {
 };
 
 struct Rubric {
-  std::map<std::string, StageRubric> stages;  // by stage folder name; others use default_stage_rubric()
+  std::map<std::string, StageRubric> stages;  // by folder name or number ("03"); others: default_stage_rubric()
   Tolerance tolerance;  // correctness: |got - ref| <= atol * max(1, max|V|) + rtol * |ref|
   double window_outside_max = 1e-5;  // window check: largest weight allowed outside the pattern
   Tolerance window_inside{1e-4, 1e-2};  // window check: weights inside the pattern against the reference
   double stage_timeout_s = 180;  // a stage's worker is stopped after this long ...
   double silence_timeout_s = 30;  // ... or after this long without progress (a hung kernel)
 
-  // The rubric of a stage: the entry for its name, else the default for its number ("03_..." -> 03).
+  // The rubric of a stage: the entry for its name, else the entry for its number, else the default.
   StageRubric stage(const std::string& name) const;
 };
 

@@ -3,8 +3,8 @@
 #
 # The release is this kit without the solutions' sources: stages/ (the starters), grader/, docs/, plots/,
 # tools/, cmake/, the build files. The solutions go in compiled, as prebuilt/stages/solution/*.so (for the
-# GPU architectures of the default build), so that students' grader runs report their time against the
-# solution's. The grader's own tests of the solutions and of planted faults stay out; the student build
+# GPU architectures of the default build, without source lines, stripped), so that students' grader runs
+# report their time against the solution's. The grader's own tests of the solutions and of planted faults stay out; the student build
 # runs the tests that need no solutions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,12 +19,16 @@ if [[ -n $(git status --porcelain) ]]; then
   exit 1
 fi
 
-cmake --preset instructor > /dev/null
-cmake --build --preset instructor
+# The solutions as shipped: no source lines in them (-lineinfo off), no symbols (stripped).
+build=build/release-solutions
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSWA_BUILD_SOLUTIONS=ON -DSWA_BUILD_TESTS=OFF \
+  -DSWA_LINEINFO=OFF > /dev/null
+cmake --build "$build" --target solution_stages
 mkdir -p "$dest"
 # Everything git tracks, except the solutions and the tests that need them.
 git ls-files -z | grep -zv -e '^solutions/' -e '^grader/tests/planted/' -e '^grader/tests/test_stages.cpp' \
   -e '^grader/tests/test_grader_gpu.cpp' | xargs -0 -I{} cp --parents {} "$dest"/
 mkdir -p "$dest/prebuilt/stages/solution"
-cp build/instructor/stages/solution/*.so "$dest/prebuilt/stages/solution/"
+cp "$build"/stages/solution/*.so "$dest/prebuilt/stages/solution/"
+strip --strip-unneeded "$dest"/prebuilt/stages/solution/*.so
 echo "make_release: wrote $dest ($(git rev-parse --short HEAD 2>/dev/null || echo 'uncommitted')); the solutions are only in $dest/prebuilt, compiled"

@@ -75,6 +75,8 @@ def main() -> int:
             starter.parent.mkdir(parents=True, exist_ok=True)
             starter.write_text(text)
             print(f"wrote {starter.relative_to(ROOT)}")
+    if not stale:
+        print(f"make_starters: {len(solutions)} starters {'are up to date' if args.check else 'checked'}")
     return 1 if stale else 0
 
 

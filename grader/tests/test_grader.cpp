@@ -75,6 +75,16 @@ TEST(Rubric, FileOverridesOnlyWhatItNames) {
   EXPECT_EQ(again.silence_timeout_s, 5);
 }
 
+TEST(Rubric, StagesByNameOrNumber) {
+  const Rubric r =
+      rubric_from_json(json::parse(R"({"stages": {"03": {"speed": 10}, "04_online_softmax": {"speed": 20}}})"), "r");
+  EXPECT_EQ(r.stage("03_masked_windows").speed, 10) << "a number names the stage with that number";
+  EXPECT_EQ(r.stage("04_online_softmax").speed, 20);
+  EXPECT_EQ(r.stage("05_bonus_patterns").speed, 30) << "the others keep their defaults";
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"masked": {}}})")).find("named by its folder"), std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"3": {}}})")).find("or its number"), std::string::npos);
+}
+
 TEST(Rubric, BadFilesNameTheField) {
   EXPECT_NE(rubric_error(json::parse(R"({"stagez": {}})")).find("r.json: unknown field 'stagez'"), std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"03_x": {"sped": 1}}})")).find("stages.03_x: unknown field 'sped'"),

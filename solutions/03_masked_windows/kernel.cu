@@ -6,7 +6,7 @@
 // window's edges ("partial") are masked element by element. The softmax still takes two passes over
 // the visited tiles. Tiles are copied with load_tile (tiles.cuh), the vectorised form of stage 02's copy.
 //
-// In stages/ the steps marked TODO(student) are yours to write; solutions/ holds the answer key.
+// In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.
 // Build, test and grade: README.md at the top. What to do: README.md in this folder.
 //
 // Speed: work O(N * (W + 64)) instead of O(N^2). Against its own full-attention run the speedup tends to

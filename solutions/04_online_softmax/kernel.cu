@@ -7,7 +7,7 @@
 // The tiles to visit and which of them to mask now come from TileMask (problem.h): the general form of
 // what you wrote in stage 03, exact for every pattern.
 //
-// In stages/ the steps marked TODO(student) are yours to write; solutions/ holds the answer key.
+// In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.
 // Build, test and grade: README.md at the top. What to do: README.md in this folder.
 //
 // Speed: two thirds of stage 03's score work (S once instead of twice), one loop instead of two.

@@ -5,7 +5,7 @@
 // query in the workspace (B*H*N*(2W+1) floats: the one stage allowed that much scratch) and runs a
 // numerically stable softmax: the max first, then exp(s - max), then the weighted sum of V.
 //
-// In stages/ the steps marked TODO(student) are yours to write; solutions/ holds the answer key.
+// In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.
 // Build, test and grade: README.md at the top. What to do: README.md in this folder.
 //
 // Speed: slow on purpose. The 32 threads of a warp work on 32 different queries, so each of their loads

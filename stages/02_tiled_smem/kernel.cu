@@ -6,7 +6,7 @@
 // sequence is visited, so this stage costs as much as full attention; stage 03 skips what the window
 // never reaches. The softmax takes two passes: the row maxima first, then P = exp(S - max) and O = P V.
 //
-// In stages/ the steps marked TODO(student) are yours to write; solutions/ holds the answer key.
+// In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.
 // Build, test and grade: README.md at the top. What to do: README.md in this folder.
 //
 // Speed: each K and V element is read from global memory once per query tile instead of once per query,

@@ -7,7 +7,7 @@
 // visits only the tiles the pattern leaves non-empty, in order, and skips the rest without loading them.
 // Dilated windows leave gaps inside their reach; a global query's tile visits every key tile.
 //
-// In stages/ the steps marked TODO(student) are yours to write; solutions/ holds the answer key.
+// In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.
 // Build, test and grade: README.md at the top. What to do: README.md in this folder.
 //
 // Speed: proportional to the tiles visited, as stage 04. Partial tiles are the costly ones: a dilated
