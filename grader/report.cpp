@@ -1,6 +1,7 @@
 // report.cpp: terminal report, grade.json and Gradescope's results.json.
 #include "report.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -14,8 +15,9 @@ using nlohmann::json;
 namespace {
 
 std::string points(double score, double max_score) {
+  // Rounded down to a tenth: 29.99 of 30 shows as 29.9, never as the full 30.0 it did not earn.
   char text[64];
-  std::snprintf(text, sizeof(text), "%.1f / %g", score, max_score);
+  std::snprintf(text, sizeof(text), "%.1f / %g", std::floor(score * 10 + 1e-9) / 10, max_score);
   return text;
 }
 

@@ -38,35 +38,41 @@ class L2Flusher {
 
 }  // namespace
 
-Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOptions& options, cudaStream_t stream) {
+std::vector<Timing> time_stages(const std::vector<StageRun>& runs, const TimingOptions& options, cudaStream_t stream) {
   L2Flusher l2;
   cudaEvent_t start, stop;
   SWA_CUDA_CHECK(cudaEventCreate(&start));
   SWA_CUDA_CHECK(cudaEventCreate(&stop));
-  std::vector<double> times;
+  std::vector<std::vector<double>> times(runs.size());
   try {
-    auto timed_run = [&](int run) {
-      if (options.flush_l2) l2.flush(stream, run);
+    auto timed_run = [&](const StageRun& run, int index) {
+      if (options.flush_l2) l2.flush(stream, index);
       SWA_CUDA_CHECK(cudaEventRecord(start, stream));
-      enqueue(stage, gpu, stream);
+      enqueue(*run.stage, *run.gpu, stream);
       SWA_CUDA_CHECK(cudaEventRecord(stop, stream));
       SWA_CUDA_CHECK(cudaEventSynchronize(stop));
       float ms = 0;
       SWA_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
       return static_cast<double>(ms);
     };
-    const double first = timed_run(0);
-    const bool slow = first > options.slow_run_ms;
-    double warmed = first;
-    for (int w = 1; !slow && (w < options.warmup || warmed < options.warmup_ms); ++w) warmed += timed_run(w);
+    // Warm up each stage; a slow one (a large full-attention run) is only repeated a few times.
+    bool slow = false;
+    for (const StageRun& run : runs) {
+      const double first = timed_run(run, 0);
+      slow = slow || first > options.slow_run_ms;
+      double warmed = first;
+      for (int w = 1; first <= options.slow_run_ms && (w < options.warmup || warmed < options.warmup_ms); ++w)
+        warmed += timed_run(run, w);
+    }
     const int min_repeats = slow ? options.slow_repeats : options.min_repeats;
     const int max_repeats = slow ? options.slow_repeats : options.max_repeats;
+    // Then the stages in turn, run by run: a passing change in the GPU's clocks falls on all of them alike.
     double spent = 0;
-    for (int r = 0; r < max_repeats; ++r) {
-      if (r >= min_repeats && spent > options.budget_ms) break;
-      times.push_back(timed_run(r));
-      spent += times.back();
-    }
+    for (int r = 0; r < max_repeats && !(r >= min_repeats && spent > options.budget_ms); ++r)
+      for (size_t k = 0; k < runs.size(); ++k) {
+        times[k].push_back(timed_run(runs[k], r));
+        spent += times[k].back();
+      }
   } catch (...) {
     cudaEventDestroy(start);
     cudaEventDestroy(stop);
@@ -75,14 +81,17 @@ Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOpti
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
 
-  Timing t;
-  t.runs = static_cast<int>(times.size());
-  std::sort(times.begin(), times.end());
-  const size_t n = times.size();
-  t.median_ms = n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
-  t.min_ms = times.front();
-  t.max_ms = times.back();
-  return t;
+  std::vector<Timing> result;
+  for (std::vector<double>& t : times) {
+    std::sort(t.begin(), t.end());
+    const size_t n = t.size();
+    result.push_back({n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]), t.front(), t.back(), static_cast<int>(n)});
+  }
+  return result;
+}
+
+Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOptions& options, cudaStream_t stream) {
+  return time_stages({{&stage, &gpu}}, options, stream).front();
 }
 
 double useful_tflops(const Problem& p, long long pairs_per_head, double ms) {

@@ -34,6 +34,15 @@ struct Timing {
 // Times stage.forward on `gpu` (inputs already uploaded). Throws std::runtime_error if a run fails.
 Timing time_stage(const SwaStageApi& stage, DeviceProblem& gpu, const TimingOptions& options, cudaStream_t stream);
 
+// Times several stages in turn, run by run (a, b, a, b, ...), each run between its own events with the L2
+// flushed before it. A passing change in the GPU's clocks or load then falls on all of them alike, so the
+// ratio of their times (a speedup) holds steady where separate timings could drift apart.
+struct StageRun {
+  const SwaStageApi* stage;
+  DeviceProblem* gpu;
+};
+std::vector<Timing> time_stages(const std::vector<StageRun>& runs, const TimingOptions& options, cudaStream_t stream);
+
 // Useful work: 4*D flops for each (query, key) pair the pattern allows, over B*H heads, in TFLOP/s.
 double useful_tflops(const Problem& p, long long allowed_pairs_per_head, double ms);
 
