@@ -21,9 +21,10 @@ StageRubric default_stage_rubric(const std::string& name) {
   }
   if (number == "01") r.memory_rule = MemoryRule::kPerScore, r.memory_bytes = 8;  // it may keep every score
   if (number == "03") r.speed_target = 0.55;  // still two passes over the tiles
-  // Stage 05 masks its partial tiles through the general Pattern::allows, and two of the causal window's
-  // three tiles are partial: a lower fraction of the bound, like stage 03's.
-  if (number == "05") r.speed_target = 0.55, r.speed_pattern = "causal:128";
+  // Stage 05 masks its partial tiles through the general Pattern::allows (two of the causal window's three
+  // tiles are partial), and its general kernel is long: on one head, timed between runs of the baseline,
+  // its code starts cold. A lower fraction of the bound than stage 04's.
+  if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128";
   return r;
 }
 

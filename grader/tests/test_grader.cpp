@@ -51,6 +51,7 @@ TEST(Rubric, DefaultsOfDocsGrading) {
   EXPECT_EQ(r.stage("03_masked_windows").speed_target, 0.55);
   EXPECT_EQ(r.stage("04_online_softmax").speed_target, 0.75);
   EXPECT_EQ(r.stage("05_bonus_patterns").speed_pattern, "causal:128");
+  EXPECT_EQ(r.stage("05_bonus_patterns").speed_target, 0.45);
   for (const char* s :
        {"01_naive", "02_tiled_smem", "03_masked_windows", "04_online_softmax", "05_bonus_patterns", "07_new"})
     EXPECT_EQ(r.stage(s).max_score(), 100) << s;
