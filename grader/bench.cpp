@@ -87,7 +87,7 @@ json run_benchmarks(const BenchOptions& o, std::ostream& progress) {
     p.scale = default_scale(shape.D);
     const PatternSpec full = PatternSpec::sliding(shape.N);  // W >= N: every key
     const HostInputs in = random_inputs(p, seed++);
-    for (const std::string& pattern : o.patterns)
+    for (const std::string& pattern : o.patterns) {
       for (const auto& stage : stages) {
         const PatternSpec spec = parse_pattern(pattern, shape.N, seed);
         json r = {
@@ -111,6 +111,7 @@ json run_benchmarks(const BenchOptions& o, std::ostream& progress) {
                  << std::endl;
         out["results"].push_back(r);
       }
+    }
   }
   cudaStreamDestroy(stream);
   return out;

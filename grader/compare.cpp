@@ -45,10 +45,8 @@ Comparison compare_output(const Problem& p, const std::vector<float>& got, const
   for (size_t e = 0; e < c.elements; ++e) {
     const float g = got[e];
     const double ref = expected[e];
-    uint32_t bits;
-    std::memcpy(&bits, &g, sizeof(bits));
     ErrorKind kind;
-    if (bits == 0xffffffffu) {
+    if (never_written(g)) {
       kind = ErrorKind::kUnwritten;
       ++c.unwritten;
     } else if (!std::isfinite(g)) {

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,15 @@
 #include "problem.h"
 
 namespace swa {
+
+// The bits every output element holds before a stage runs (DeviceProblem::poison_output): a NaN no
+// arithmetic produces (the GPU's own NaN is 0x7fffffff), so "never written" can be told from "computed NaN".
+constexpr uint32_t kPoisonBits = 0xffffffffu;
+inline bool never_written(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return bits == kPoisonBits;
+}
 
 struct Tolerance {
   double atol = 1e-3;

@@ -21,10 +21,6 @@ namespace swa {
 // True when a CUDA device can be used; otherwise false and `why` says what is missing.
 bool gpu_available(std::string* why);
 
-// The bits every output element holds before a stage runs: a NaN no arithmetic produces (the GPU's own
-// NaN is 0x7fffffff), so "never written" can be told from "computed NaN".
-constexpr uint32_t kPoisonBits = 0xffffffffu;
-
 template <class T>
 class DeviceArray {
  public:
@@ -58,7 +54,7 @@ class DeviceProblem {
   Workspace workspace() { return {workspace_.get(), workspace_.size()}; }
 
   void upload(const HostInputs& inputs);
-  void poison_output();  // O and the workspace: every byte 0xff
+  void poison_output();  // O and the workspace: every byte 0xff (kPoisonBits, compare.h)
   // Runs the stage and waits for it. Returns its status (kSwaOk or why not), or kSwaCudaError for an
   // error the GPU reported while it ran; `error` gets the message.
   int32_t run(const SwaStageApi& stage, cudaStream_t stream, std::string* error);

@@ -16,17 +16,12 @@
 #include <string>
 
 #include "device.h"
+#include "gpu_test.h"
 
 namespace swa {
 namespace {
 
 using nlohmann::json;
-
-#define REQUIRE_GPU()                                                   \
-  do {                                                                  \
-    std::string why_;                                                   \
-    if (!gpu_available(&why_)) GTEST_SKIP() << "needs a GPU: " << why_; \
-  } while (0)
 
 struct GradeRun {
   int exit_status = -1;

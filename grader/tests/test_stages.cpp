@@ -15,6 +15,7 @@
 
 #include "compare.h"
 #include "device.h"
+#include "gpu_test.h"
 #include "inputs.h"
 #include "pattern_spec.h"
 #include "reference.h"
@@ -22,12 +23,6 @@
 
 namespace swa {
 namespace {
-
-#define REQUIRE_GPU()                                                   \
-  do {                                                                  \
-    std::string why_;                                                   \
-    if (!gpu_available(&why_)) GTEST_SKIP() << "needs a GPU: " << why_; \
-  } while (0)
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
