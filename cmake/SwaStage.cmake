@@ -2,23 +2,49 @@
 #
 #   swa_add_stage(student stages/03_masked_windows)
 #   swa_add_stage(solution solutions/03_masked_windows)
-#   swa_add_stage(planted solutions/04_online_softmax 97_correct)
+#   swa_add_stage(planted solutions/04_online_softmax NAME 97_correct)
 #
 # builds <folder>/kernel.cu into the stage library ${CMAKE_BINARY_DIR}/stages/<variant>/<stage>.so, which
 # exports swa_stage_api() (stages/common/problem.h, section 6). The grader, tests and benchmarks load it
 # at run time, so any stage can be driven by either implementation.
+#
+# What differs per stage is the kit's to say, not the stage folder's (a submission's folder holds only
+# kernel.cu: nothing in it can change how it is built). swa_stage_settings() records it by stage number:
+#
+#   swa_stage_settings(07 ARCHITECTURES 90a INCLUDES ${SOME_DIR})
+#
+#   ARCHITECTURES  the GPU targets of this stage instead of CMAKE_CUDA_ARCHITECTURES; a name ending in
+#                  "a" (90a) is an arch-specific target (wgmma, setmaxnreg), built as
+#                  -gencode=arch=compute_90a,code=sm_90a, which runs on that compute capability only
+#   INCLUDES       extra include folders (a library's headers); never the solutions
+#
+# The include path of every stage is stages/common and its INCLUDES.
 
 set(SWA_STAGE_OUTPUT_DIR "${CMAKE_BINARY_DIR}/stages")
 
-# An optional third argument names the library differently from its folder.
+function(swa_stage_settings number)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "ARCHITECTURES;INCLUDES")
+  set_property(GLOBAL PROPERTY SWA_STAGE_${number}_ARCHITECTURES "${arg_ARCHITECTURES}")
+  set_property(GLOBAL PROPERTY SWA_STAGE_${number}_INCLUDES "${arg_INCLUDES}")
+endfunction()
+
+# NAME: the library's name when it differs from its folder's.
 function(swa_add_stage variant folder)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "NAME" "")
   get_filename_component(stage "${folder}" NAME)
-  if(ARGC GREATER 2)
-    set(stage "${ARGV2}")
+  if(arg_NAME)
+    set(stage "${arg_NAME}")
   endif()
+  string(SUBSTRING "${stage}" 0 2 number)
+  get_property(architectures GLOBAL PROPERTY SWA_STAGE_${number}_ARCHITECTURES)
+  get_property(includes GLOBAL PROPERTY SWA_STAGE_${number}_INCLUDES)
+
   set(target swa_${variant}_${stage})
   add_library(${target} MODULE "${folder}/kernel.cu")
   target_link_libraries(${target} PRIVATE swa_contract)
+  if(includes)
+    target_include_directories(${target} SYSTEM PRIVATE ${includes})
+  endif()
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME "${stage}"
     PREFIX ""
@@ -26,6 +52,15 @@ function(swa_add_stage variant folder)
     CUDA_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden
     CUDA_RUNTIME_LIBRARY Shared)
+  if(architectures)
+    # CMake's CUDA_ARCHITECTURES cannot name arch-specific targets on every supported version: give nvcc
+    # the -gencode pairs directly (real code only; an arch-specific target has no portable PTX).
+    set_target_properties(${target} PROPERTIES CUDA_ARCHITECTURES OFF)
+    foreach(arch IN LISTS architectures)
+      target_compile_options(${target} PRIVATE
+        "$<$<COMPILE_LANGUAGE:CUDA>:-gencode=arch=compute_${arch},code=sm_${arch}>")
+    endforeach()
+  endif()
   # -lineinfo: source lines in profilers and compute-sanitizer; ptxas warns about register spills and
   # local memory, which are usually a performance bug in a kernel meant to keep its tiles in registers.
   target_compile_options(${target} PRIVATE

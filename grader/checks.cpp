@@ -4,6 +4,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <iterator>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -11,12 +12,13 @@
 #include <sstream>
 
 #include "alloc_hook.h"
-#include "baseline.h"
+#include "baselines/baselines.h"
 #include "compare.h"
 #include "cuda_check.h"
 #include "device.h"
 #include "feedback.h"
 #include "inputs.h"
+#include "launch.h"
 #include "pattern_spec.h"
 #include "reference.h"
 #include "stage_library.h"
@@ -90,6 +92,17 @@ std::unique_ptr<DeviceProblem> allocate(const Problem& p, const PatternSpec& spe
   }
 }
 
+// How a stage's refusal reads in a report, by its status.
+std::string refusal_text(int32_t status) {
+  switch (status) {
+    case kSwaInvalidArgument: return "the stage refused the problem as invalid: ";
+    case kSwaUnsupported: return "unsupported by the stage: ";
+    case kSwaUnsupportedDevice: return "the stage does not run on this GPU: ";
+    case kSwaLaunchRejected: return "the stage's launch configuration does not fit this GPU: ";
+    default: return "the stage failed (status " + std::to_string(status) + "): ";
+  }
+}
+
 // Runs the stage once on poisoned output. Returns false (with the stage's message) if it refused the
 // problem; throws StageFault if the GPU reported an error.
 bool run_once(const SwaStageApi& stage, DeviceProblem& gpu, std::string* why) {
@@ -98,7 +111,7 @@ bool run_once(const SwaStageApi& stage, DeviceProblem& gpu, std::string* why) {
   const int32_t status = gpu.run(stage, nullptr, &error);
   if (status == kSwaCudaError) throw StageFault(error);
   if (status != kSwaOk) {
-    *why = "the stage refused the problem: " + error;
+    *why = refusal_text(status) + error;
     return false;
   }
   const cudaError_t left = cudaGetLastError();
@@ -130,20 +143,24 @@ struct CaseOutcome {
   CaseFacts facts;
 };
 
-CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric) {
+CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const CaseScope& scope,
+                             const Rubric& rubric) {
+  const Tiles tiles{scope.tile_m, scope.tile_n};
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);
   CaseOutcome out{case_header(c), {}};
   CaseFacts& f = out.facts;
   f.name = c.name;
   f.multi_head = c.B * c.H > 1;
-  f.partial_tile = c.N % kTileN != 0;
+  f.partial_tile = c.N % tiles.m != 0 || c.N % tiles.n != 0;
   f.window_zero = spec.kind != PatternKind::kAdaptive && spec.left == 0 && spec.right == 0;
-  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N && spec.right >= c.N;
+  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N - 1 && spec.right >= c.N - 1;
   f.large_inputs = c.amplitude > 1;
   f.scale_one = c.scale == 1.0f;
   f.asymmetric = spec.kind == PatternKind::kSlidingWindow && spec.left != spec.right;
   f.D = c.D;
+  f.base_D = scope.base_head_dim();
+  f.tiles = tiles;
 
   const HostInputs in = random_inputs(p, c.seed, c.amplitude);
   const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
@@ -162,7 +179,7 @@ CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const
       bool unwritten_elsewhere = false, error_in_middle = false;
       for (size_t e = 0; e < got.size(); ++e) {
         const int i = static_cast<int>(e / p.D % p.N);
-        if (never_written(got[e]) && !(p.N % kTileN != 0 && i >= p.N / kTileN * kTileN)) unwritten_elsewhere = true;
+        if (never_written(got[e]) && !(p.N % tiles.m != 0 && i >= p.N / tiles.m * tiles.m)) unwritten_elsewhere = true;
       }
       for (int i = 0; i < p.N; ++i)
         if (cmp.bad_per_query[i] > 0 && !window_cut_by_sequence(p, i)) error_in_middle = true;
@@ -179,19 +196,21 @@ CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const
                               {"expected", m.expected},
                               {"got", value_json(m.got)},
                               {"kind", error_kind_name(m.kind)},
-                              {"where", describe_query(p, m.i)}});
+                              {"where", describe_query(p, m.i, tiles)}});
       out.result["mismatches"] = mismatches;
       if (!f.passed) out.result["bad_per_query"] = cmp.bad_per_query;
     }
   }
   if (!why.empty()) out.result["summary"] = why;
+  f.refusal = why;
   out.result["passed"] = f.passed;
   return out;
 }
 
 json correctness_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
                        const Emit& emit, bool* not_implemented) {
-  const std::vector<CaseSpec> cases = correctness_cases(stage.api().patterns, seed);
+  const CaseScope scope = case_scope(stage.info());
+  const std::vector<CaseSpec> cases = correctness_cases(scope, seed);
   std::vector<CaseFacts> facts;
   json results = json::array();
   int passed = 0;
@@ -201,7 +220,7 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
           {"case", cases[k].name},
           {"index", k},
           {"total", cases.size()}});
-    CaseOutcome o = correctness_case(stage, cases[k], rubric);
+    CaseOutcome o = correctness_case(stage, cases[k], scope, rubric);
     passed += o.facts.passed;
     facts.push_back(o.facts);
     results.push_back(std::move(o.result));
@@ -222,6 +241,7 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
 // keep_weights: record the recovered and expected weight matrices even if the case passes (they are
 // always recorded for a failing case).
 json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric, bool keep_weights, bool* passed) {
+  const Tiles tiles{stage.info().tile_m, stage.info().tile_n};
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);  // one head
   HostInputs in = random_inputs(p, c.seed);
@@ -286,7 +306,7 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
                           {"expected", e.expected},
                           {"got", value_json(static_cast<float>(e.got))},
                           {"kind", e.outside ? "outside the pattern" : "inside the pattern"},
-                          {"where", describe_pair(p, e.i, e.j)}});
+                          {"where", describe_pair(p, e.i, e.j, tiles)}});
   }
   result["mismatches"] = mismatches;
   result["hints"] = window_hints(p, errors);
@@ -310,7 +330,7 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
 
 json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
                   const Emit& emit) {
-  const std::vector<CaseSpec> cases = window_cases(stage.api().patterns, seed);
+  const std::vector<CaseSpec> cases = window_cases(case_scope(stage.info()), seed);
   json results = json::array();
   std::vector<std::string> hints;
   int passed = 0;
@@ -346,8 +366,9 @@ std::string megabytes(double bytes) {
 json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t seed, const Emit& emit) {
   // A pattern the stage implements: the sliding window, else its speed pattern.
   const std::string pattern = stage.supports(PatternKind::kSlidingWindow) ? "sliding:128" : points.speed_pattern;
-  const std::vector<CaseSpec> shapes = {{"the exercise's size", 1, 1, 2048, 64, 0.125f, pattern},
-                                        {"a size that fills the GPU", 4, 16, 4096, 64, 0.125f, pattern}};
+  const int D = case_scope(stage.info()).base_head_dim();
+  const std::vector<CaseSpec> shapes = {{"the exercise's size", 1, 1, 2048, D, default_scale(D), pattern},
+                                        {"a size that fills the GPU", 4, 16, 4096, D, default_scale(D), pattern}};
   const bool hooked = allocation_hooks_exported();
   json measurements = json::array();
   int passed = 0;
@@ -437,6 +458,11 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
   std::unique_ptr<StageLibrary> solution;
   if (!target.solution.empty() && target.solution != target.library)
     solution = std::make_unique<StageLibrary>(target.solution);
+  // The bound behind the target counts the rubric's tiles where it pins them (a stage cannot lower its
+  // target by declaring large tiles), else the stage's own.
+  const int tile_m = points.speed_tile_m > 0 ? points.speed_tile_m : stage.info().tile_m;
+  const int tile_n = points.speed_tile_n > 0 ? points.speed_tile_n : stage.info().tile_n;
+  const SwaStageApi& baseline = full_attention_baseline(points.speed_baseline);
   TimingOptions timing;  // warm-up, L2 flushed, median of >= 20
   cudaStream_t stream;
   SWA_CUDA_CHECK(cudaStreamCreate(&stream));
@@ -451,10 +477,16 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
           {"index", k},
           {"total", shapes.size()}});
     const PatternSpec spec = parse_pattern(points.speed_pattern, s.N, seed);
-    const CaseSpec c{"speed", s.B, s.H, s.N, 64, default_scale(64), points.speed_pattern};
+    constexpr int D = kBaselineHeadDim;
+    const CaseSpec c{"speed", s.B, s.H, s.N, D, default_scale(D), points.speed_pattern};
     const Problem p = problem_of(c, spec);
     const HostInputs in = random_inputs(p, mix(seed, 700 + k));  // fresh inputs for the timed runs
-    json m = {{"B", s.B}, {"H", s.H}, {"N", s.N}, {"D", 64}, {"pattern", points.speed_pattern}};
+    json m = {{"B", s.B},
+              {"H", s.H},
+              {"N", s.N},
+              {"D", D},
+              {"pattern", points.speed_pattern},
+              {"baseline", points.speed_baseline}};
     std::string why;
     auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
     double fraction = 0;
@@ -467,7 +499,7 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
       Timing t, tb;
       try {
         const std::vector<Timing> both =
-            time_stages({{&stage.api(), gpu.get()}, {&full_attention_baseline(), &base}}, timing, stream);
+            time_stages({{&stage.api(), gpu.get()}, {&baseline, &base}}, timing, stream);
         t = both[0], tb = both[1];
       } catch (const CudaError& e) {
         throw StageFault(e.what());
@@ -477,7 +509,7 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
       if (why.empty()) {
         // The output of the last timed run, checked again: a fast wrong kernel earns nothing.
         const Comparison check = compare_heads(p, in, gpu->output(), {0, p.batch_heads() - 1});
-        const TileBounds bounds = tile_bounds(spec.view(), s.N);
+        const TileBounds bounds = tile_bounds(spec.view(), s.N, tile_m, tile_n);
         const double bound = std::min(bounds.average, bounds.busiest);
         const double speedup = tb.median_ms / t.median_ms;
         const double goal = points.speed_target * bound;
@@ -489,6 +521,7 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
                   {"speedup", speedup},
                   {"target", goal},
                   {"tile_bound", bound},
+                  {"tiles", std::to_string(tile_m) + "x" + std::to_string(tile_n)},
                   {"score", fraction * points.speed / shapes.size()},
                   {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
                   {"check_after_timing", check.passed() ? "passed" : "FAILED: " + check.summary()}});
@@ -519,7 +552,9 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
         "Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
         "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
   json check = check_result("speed", points.speed * total / shapes.size(), points.speed,
-                            "speedup over the grader's full-attention baseline: " + summary.str(), hints);
+                            "speedup over the grader's full-attention baseline (" + points.speed_baseline +
+                                "): " + summary.str(),
+                            hints);
   check["measurements"] = measurements;
   return check;
 }
@@ -528,55 +563,92 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
 
 // ---------------------------------------------------------------------------------------------------
 
-std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed) {
-  const float def64 = default_scale(64);
+int CaseScope::base_head_dim() const {
+  if (head_dims & head_dim_bit(64)) return 64;
+  for (int k = static_cast<int>(std::size(kHeadDims)) - 1; k >= 0; --k)
+    if (head_dims & head_dim_bit(kHeadDims[k])) return kHeadDims[k];
+  return 64;
+}
+
+CaseScope case_scope(const SwaStageInfo& info) {
+  return {info.patterns, info.head_dims & kAllHeadDims, info.tile_m, info.tile_n};
+}
+
+std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {
+  const int base = scope.base_head_dim();
   struct Fixed {
-    const char* name;
+    std::string name;
     int B, H, N, D, W;
     bool scale_one;
     float amplitude;
+    bool tests_head_dim;  // the case is about its D: dropped where the stage does not take that D
   };
-  // Each exercises one difficulty; the name says which.
-  const Fixed fixed[] = {
-      {"the exercise's sizes: N=2048, D=64, W=128, scale 1", 1, 1, 2048, 64, 128, true, 1},
-      {"N=1: a single query", 1, 1, 1, 64, 128, false, 1},
-      {"N=63: one partial tile", 1, 2, 63, 64, 32, false, 1},
-      {"N=64: exactly one tile", 1, 2, 64, 64, 32, false, 1},
-      {"N=65: a partial last tile", 1, 2, 65, 64, 20, false, 1},
-      {"W=0: each query sees only itself", 1, 1, 257, 64, 0, false, 1},
-      {"W=1", 1, 1, 257, 32, 1, false, 1},
-      {"N=1013, W=127", 1, 1, 1013, 64, 127, false, 1},
-      {"N=1013, W=129", 1, 1, 1013, 64, 129, false, 1},
-      {"W >= N: full attention", 1, 1, 300, 64, 300, false, 1},
-      {"W far beyond N", 1, 1, 200, 64, 1000000, false, 1},
-      {"B=2, H=3: batch and head strides", 2, 3, 130, 64, 40, false, 1},
-      {"D=16", 1, 2, 200, 16, 50, false, 1},
-      {"D=32", 1, 2, 200, 32, 50, false, 1},
-      {"D=128", 1, 2, 200, 128, 50, false, 1},
-      {"D=128, scale 1", 1, 1, 333, 128, 77, true, 1},
-      {"inputs up to |100|", 1, 2, 500, 64, 128, false, 100},
+  // Each exercises one difficulty; the name says which. D = 0: the stage's base head dimension.
+  std::vector<Fixed> fixed = {
+      {"the exercise's sizes: N=2048, W=128, scale 1", 1, 1, 2048, 0, 128, true, 1, false},
+      {"N=1: a single query", 1, 1, 1, 0, 128, false, 1, false},
   };
+  // Partial tiles: one short of a tile, exactly one, one more, for the query tiles and the key tiles.
+  std::vector<int> partial_sizes;
+  for (const auto& [tile, what] : {std::pair<int, const char*>{scope.tile_m, "query"}, {scope.tile_n, "key"}}) {
+    if (tile < 2) continue;  // a "tile" of one position is never partial
+    const std::string of = scope.tile_m == scope.tile_n ? "tile" : std::string(what) + " tile";
+    const std::pair<int, std::string> sizes[] = {
+        {tile - 1, "one partial " + of}, {tile, "exactly one " + of}, {tile + 1, "a partial last " + of}};
+    for (const auto& [N, name] : sizes) {
+      if (N < 2 || std::find(partial_sizes.begin(), partial_sizes.end(), N) != partial_sizes.end()) continue;
+      partial_sizes.push_back(N);
+      fixed.push_back({"N=" + std::to_string(N) + ": " + name, 1, 2, N, 0, N == tile + 1 ? 20 : 32, false, 1, false});
+    }
+  }
+  const std::vector<Fixed> more = {
+      {"W=0: each query sees only itself", 1, 1, 257, 0, 0, false, 1, false},
+      {"W=1", 1, 1, 257, 32, 1, false, 1, false},
+      {"N=1013, W=127", 1, 1, 1013, 0, 127, false, 1, false},
+      {"N=1013, W=129", 1, 1, 1013, 0, 129, false, 1, false},
+      {"W >= N: full attention", 1, 1, 300, 0, 300, false, 1, false},
+      {"W far beyond N", 1, 1, 200, 0, 1000000, false, 1, false},
+      {"B=2, H=3: batch and head strides", 2, 3, 130, 0, 40, false, 1, false},
+      {"D=16", 1, 2, 200, 16, 50, false, 1, true},
+      {"D=32", 1, 2, 200, 32, 50, false, 1, true},
+      {"D=128", 1, 2, 200, 128, 50, false, 1, true},
+      {"D=128, scale 1", 1, 1, 333, 128, 77, true, 1, true},
+      {"inputs up to |100|", 1, 2, 500, 0, 128, false, 100, false},
+  };
+  fixed.insert(fixed.end(), more.begin(), more.end());
+
+  std::vector<int> dims;  // the head dimensions to draw random cases from
+  for (int D : kHeadDims)
+    if (scope.head_dims & head_dim_bit(D)) dims.push_back(D);
+  if (dims.empty()) dims.push_back(base);
+
   std::vector<CaseSpec> cases;
   std::mt19937_64 rng(seed);
   int index = 0;
   for (int k = 0; k < kNumPatternKinds; ++k) {
     const PatternKind kind = static_cast<PatternKind>(k);
-    if ((patterns & pattern_bit(kind)) == 0) continue;
-    const std::string prefix = patterns == pattern_bit(kind) ? "" : std::string(pattern_name(kind)) + ", ";
+    if ((scope.patterns & pattern_bit(kind)) == 0) continue;
+    const std::string prefix = scope.patterns == pattern_bit(kind) ? "" : std::string(pattern_name(kind)) + ", ";
     for (const Fixed& f : fixed) {
-      const float scale = f.scale_one ? 1.0f : default_scale(f.D);
+      const bool declared = f.D != 0 && (scope.head_dims & head_dim_bit(f.D)) != 0;
+      if (f.tests_head_dim && !declared) continue;
+      const int D = declared ? f.D : base;
+      const float scale = f.scale_one ? 1.0f : default_scale(D);
+      const std::string name = f.name == fixed.front().name ? "the exercise's sizes: N=2048, D=" + std::to_string(D) +
+                                                                   ", W=128, scale 1"
+                                                             : f.name;
       cases.push_back(
-          {prefix + f.name, f.B, f.H, f.N, f.D, scale, pattern_text(kind, f.W, f.N), f.amplitude, mix(seed, index++)});
+          {prefix + name, f.B, f.H, f.N, D, scale, pattern_text(kind, f.W, f.N), f.amplitude, mix(seed, index++)});
     }
     if (kind == PatternKind::kSlidingWindow)
-      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, 64, def64, "sliding:7:90",
-                       1, mix(seed, index++)});
+      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, base,
+                       default_scale(base), "sliding:7:90", 1, mix(seed, index++)});
     // Random shapes, new every run (the seed in the report repeats them).
-    const int random_cases = patterns == pattern_bit(kind) ? 3 : 1;
+    const int random_cases = scope.patterns == pattern_bit(kind) ? 3 : 1;
     for (int r = 0; r < random_cases; ++r) {
       const int N = std::uniform_int_distribution<int>(1, 1500)(rng);
       const int W = std::uniform_int_distribution<int>(0, 300)(rng);
-      const int D = kHeadDims[std::uniform_int_distribution<int>(0, 3)(rng)];
+      const int D = dims[std::uniform_int_distribution<size_t>(0, dims.size() - 1)(rng)];
       const int B = std::uniform_int_distribution<int>(1, 2)(rng), H = std::uniform_int_distribution<int>(1, 3)(rng);
       const float scale = std::uniform_int_distribution<int>(0, 1)(rng) ? 1.0f : default_scale(D);
       const std::string text = pattern_text(kind, W, N);
@@ -588,9 +660,11 @@ std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed) {
   return cases;
 }
 
-std::vector<CaseSpec> window_cases(uint32_t patterns, uint64_t seed) {
-  // N = 150: three query tiles, the last one partial; D = 64, so ceil(150/64) = 3 runs recover every weight.
-  const float scale = default_scale(64);
+std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed) {
+  // N = 150: three query tiles of 64, the last one partial; with D = 64, ceil(150/64) = 3 runs of one-hot
+  // V columns recover every weight (D = 128: 2 runs).
+  const int D = scope.base_head_dim();
+  const float scale = default_scale(D);
   const std::pair<PatternKind, std::vector<std::string>> by_kind[] = {
       {PatternKind::kSlidingWindow, {"sliding:37", "sliding:20:45"}},
       {PatternKind::kCausalSlidingWindow, {"causal:37"}},
@@ -601,9 +675,9 @@ std::vector<CaseSpec> window_cases(uint32_t patterns, uint64_t seed) {
   std::vector<CaseSpec> cases;
   int index = 0;
   for (const auto& [kind, texts] : by_kind) {
-    if ((patterns & pattern_bit(kind)) == 0) continue;
+    if ((scope.patterns & pattern_bit(kind)) == 0) continue;
     for (const std::string& text : texts)
-      cases.push_back({"weights of " + text + ", N=150", 1, 1, 150, 64, scale, text, 1, mix(seed, 500 + index++)});
+      cases.push_back({"weights of " + text + ", N=150", 1, 1, 150, D, scale, text, 1, mix(seed, 500 + index++)});
   }
   return cases;
 }
@@ -633,6 +707,12 @@ json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed,
     stage = std::make_unique<StageLibrary>(target.library);
   } catch (const std::exception& e) {
     return ungraded_stage(target.name, "missing", e.what(), points);
+  }
+  // A stage built for another GPU is skipped, saying so: no zero with a misleading hint.
+  if (const std::string why = check_device(stage->info(), compute_capability()); !why.empty()) {
+    json result = ungraded_stage(target.name, "skipped", "skipped: " + why, points);
+    result["skipped"] = true;
+    return result;
   }
   json checks = json::array();
   std::string current = "loading";

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "problem.h"
 #include "rubric.h"
 
 namespace swa {
@@ -45,11 +46,23 @@ struct CaseSpec {
   uint64_t seed = 1;
 };
 
-// The correctness cases for a stage implementing the pattern kinds in `patterns` (pattern_bit masks):
-// fixed shapes that each exercise one difficulty, with fresh inputs from `seed`, and a few random shapes.
-std::vector<CaseSpec> correctness_cases(uint32_t patterns, uint64_t seed);
+// What the cases are drawn for: the pattern kinds and head dimensions to test (pattern_bit and
+// head_dim_bit sets) and the stage's tiles (its partial-tile sizes tile - 1, tile, tile + 1).
+struct CaseScope {
+  uint32_t patterns = pattern_bit(PatternKind::kSlidingWindow);
+  uint32_t head_dims = kAllHeadDims;
+  int tile_m = kTileM, tile_n = kTileN;
+
+  // The head dimension of the cases that do not test one: 64 where it is in head_dims, else the largest.
+  int base_head_dim() const;
+};
+CaseScope case_scope(const SwaStageInfo& info);  // what a stage declares
+
+// The correctness cases: fixed shapes that each exercise one difficulty, with fresh inputs from `seed`,
+// and a few random shapes.
+std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed);
 // The window-constraint cases: one per pattern kind (two for the sliding window), small enough that
 // every weight can be recovered.
-std::vector<CaseSpec> window_cases(uint32_t patterns, uint64_t seed);
+std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed);
 
 }  // namespace swa

@@ -34,7 +34,8 @@ std::optional<Window> window_of(const Problem& p, int i) {
   return std::nullopt;
 }
 
-bool in_partial_last_tile(const Problem& p, int x) { return p.N % kTileN != 0 && x >= p.N / kTileN * kTileN; }
+// Is position x in the last tile of `tile` positions, when that tile is cut short by N?
+bool in_partial_last_tile(const Problem& p, int x, int tile) { return p.N % tile != 0 && x >= p.N / tile * tile; }
 
 std::string keys_text(const Problem& p, int i, const Window& w) {
   std::ostringstream s;
@@ -50,7 +51,7 @@ bool window_cut_by_sequence(const Problem& p, int i) {
   return w && (w->lo < 0 || w->hi > p.N - 1);
 }
 
-std::string describe_query(const Problem& p, int i) {
+std::string describe_query(const Problem& p, int i, Tiles tiles) {
   std::vector<std::string> parts;
   if (p.pattern.kind == PatternKind::kGlobalLocal && p.pattern.is_global(i))
     parts.push_back("a global query (it sees every key)");
@@ -59,15 +60,16 @@ std::string describe_query(const Problem& p, int i) {
     if (w->hi > p.N - 1)
       parts.push_back("sequence end (its window is cut at key N-1 = " + std::to_string(p.N - 1) + ")");
   }
-  if (in_partial_last_tile(p, i))
-    parts.push_back("the partial last query tile (N = " + std::to_string(p.N) + " is not a multiple of 64)");
+  if (in_partial_last_tile(p, i, tiles.m))
+    parts.push_back("the partial last query tile (N = " + std::to_string(p.N) + " is not a multiple of the " +
+                    std::to_string(tiles.m) + "-query tile)");
   if (parts.empty()) return "interior";
   std::string text = parts[0];
   for (size_t k = 1; k < parts.size(); ++k) text += ", " + parts[k];
   return text;
 }
 
-std::string describe_pair(const Problem& p, int i, int j) {
+std::string describe_pair(const Problem& p, int i, int j, Tiles tiles) {
   std::string where;
   const auto w = window_of(p, i);
   if (!w) {
@@ -95,7 +97,7 @@ std::string describe_pair(const Problem& p, int i, int j) {
   } else {
     where = "inside the window (" + keys_text(p, i, *w) + ")";
   }
-  if (in_partial_last_tile(p, j)) where += ", in the partial last key tile";
+  if (in_partial_last_tile(p, j, tiles.n)) where += ", in the partial last key tile";
   return where;
 }
 
@@ -126,6 +128,13 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
         "poison the grader put there before the launch).");
     return hints;
   }
+  for (const CaseFacts* c : failing)
+    if (!c->refusal.empty()) {
+      hints.push_back("The stage did not run every case: " + c->refusal +
+                      " (first in case '" + c->name + "'). The grader asks only for what the stage declares "
+                      "(problem.h, section 6) and the rubric requires.");
+      break;
+    }
   if (any_failing([](const CaseFacts& c) { return c.not_finite > 0; }))
     hints.push_back(
         "NaN or infinity in the output. A row that sees no key of a tile computes exp(-inf - (-inf)) = "
@@ -133,9 +142,9 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
         "(docs/troubleshooting.md, \"NaN\").");
   if (any_failing([](const CaseFacts& c) { return c.unwritten > 0 && !c.nothing_written; })) {
     if (all_failing([](const CaseFacts& c) { return c.unwritten == 0 || c.unwritten_only_in_partial_tile; }))
-      hints.push_back(
-          "Rows of the last, partial query tile were never written (N is not a multiple of 64 there): "
-          "launch ceil(N / 64) query tiles and store every row i < N.");
+      hints.push_back("Rows of the last, partial query tile were never written (N is not a multiple of " +
+                      std::to_string(failing.front()->tiles.m) + " there): launch ceil(N / " +
+                      std::to_string(failing.front()->tiles.m) + ") query tiles and store every row i < N.");
     else
       hints.push_back(
           "Some outputs were never written: does the grid cover every query (ceil(N / block)) and every "
@@ -146,13 +155,14 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
         "Only problems with B*H > 1 fail: the rows of head (b, h) start at ((b*H + h)*N + i)*D "
         "(Problem::row_offset); check the strides for the batch and the head.");
   if (fails_only([](const CaseFacts& c) { return c.partial_tile; }))
-    hints.push_back(
-        "Only N that are not a multiple of 64 fail: in the last, partial tile, keys j >= N must be "
-        "masked, and queries i >= N neither computed into the softmax of others nor stored.");
-  if (fails_only([](const CaseFacts& c) { return c.D != 64; }))
-    hints.push_back(
-        "Only head dimensions other than 64 fail: is D hard-coded somewhere (a loop bound, a stride, a "
-        "shared-memory size)? Use the template parameter D.");
+    hints.push_back("Only N that are not a multiple of the tile (" + std::to_string(failing.front()->tiles.m) +
+                    " queries, " + std::to_string(failing.front()->tiles.n) +
+                    " keys) fail: in the last, partial tile, keys j >= N must be masked, and queries i >= N "
+                    "neither computed into the softmax of others nor stored.");
+  if (fails_only([](const CaseFacts& c) { return c.D != c.base_D; }))
+    hints.push_back("Only head dimensions other than " + std::to_string(failing.front()->base_D) +
+                    " fail: is D hard-coded somewhere (a loop bound, a stride, a shared-memory size)? Use the "
+                    "template parameter D.");
   if (fails_only([](const CaseFacts& c) { return c.scale_one; }) ||
       fails_only([](const CaseFacts& c) { return !c.scale_one; }))
     hints.push_back(

@@ -11,9 +11,15 @@
 
 namespace swa {
 
+// The tiles of the stage being graded, as it declares them (SwaStageInfo): the hints about partial tiles
+// speak of these.
+struct Tiles {
+  int m = kTileM, n = kTileN;  // queries per query tile, keys per key tile
+};
+
 // Where query i sits: "sequence start (its window is cut at 0)", "sequence end (...)", "the partial last
 // query tile (N = 65 is not a multiple of 64)", or "interior". Pattern arrays in host memory.
-std::string describe_query(const Problem& p, int i);
+std::string describe_query(const Problem& p, int i, Tiles tiles);
 
 // True when query i's window reaches past either end of the sequence (so clamping matters for it).
 bool window_cut_by_sequence(const Problem& p, int i);
@@ -21,7 +27,7 @@ bool window_cut_by_sequence(const Problem& p, int i);
 // Where key j sits relative to what query i may see, e.g. "one key right of the window (j = i + W + 1)",
 // "at the window's left edge (j = i - W)", "inside the window", "between the dilated keys", "a global
 // key", plus ", in the partial last key tile" where that applies. Pattern arrays in host memory.
-std::string describe_pair(const Problem& p, int i, int j);
+std::string describe_pair(const Problem& p, int i, int j, Tiles tiles);
 
 // What a failed correctness case was, for the diagnosis below.
 struct CaseFacts {
@@ -34,6 +40,9 @@ struct CaseFacts {
   bool multi_head = false, partial_tile = false, window_zero = false, full_window = false, large_inputs = false;
   bool scale_one = false, asymmetric = false;
   int D = 64;
+  int base_D = 64;
+  std::string refusal;  // why the stage did not run the case (unsupported, launch rejected, ...); "" if it ran  // the head dimension of the cases that do not test one: the stage's own choice
+  Tiles tiles;
 };
 
 // Hints for the correctness check, from which cases fail and which pass: "fails only when B*H > 1" points

@@ -83,8 +83,9 @@ std::string PatternSpec::check(int N) const {
     return "adaptive windows: " + std::to_string(adaptive_left.size()) + " left and " +
            std::to_string(adaptive_right.size()) + " right values given, but N = " + std::to_string(N) +
            " queries need N of each";
-  Problem p;
+  Problem p;  // only the pattern is checked: the other fields get valid values
   p.N = N;
+  p.scale = 1.0f;
   p.pattern = view();
   std::string why = check_problem(p, HeadDims::kAny);
   if (why.empty()) why = check_pattern_arrays(p.pattern, N);

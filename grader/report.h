@@ -32,7 +32,7 @@ void print_report(const nlohmann::json& report, std::ostream& out, bool verbose 
 // Writes grade.json and results.json into `dir` (created if needed); returns their paths.
 std::vector<std::string> write_reports(const nlohmann::json& report, const std::string& dir);
 
-// True when every stage got every point.
+// True when every stage graded got every point (a stage skipped for want of its GPU is not held against it).
 bool full_marks(const nlohmann::json& report);
 
 }  // namespace swa

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 
+#include "baselines/baselines.h"
 #include "pattern_spec.h"
 
 namespace swa {
@@ -25,6 +27,8 @@ StageRubric default_stage_rubric(const std::string& name) {
   // tiles are partial), and its general kernel is long: on one head, timed between runs of the baseline,
   // its code starts cold. A lower fraction of the bound than stage 04's.
   if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128";
+  // The CUDA-core stages' bounds count the exercise's 64 x 64 tiles, whatever a stage declares.
+  if (number == "03" || number == "04" || number == "05") r.speed_tile_m = r.speed_tile_n = 64;
   return r;
 }
 
@@ -81,7 +85,8 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
                                  ": a stage is named by its folder (\"03_masked_windows\") or its number (\"03\")");
       reject_unknown(
           entry,
-          {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "memory_rule", "memory_bytes"},
+          {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "speed_baseline", "speed_tile_m",
+           "speed_tile_n", "memory_rule", "memory_bytes"},
           at);
       StageRubric s = default_stage_rubric(name);
       read_number(entry, "correctness", s.correctness, at);
@@ -90,6 +95,25 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       read_number(entry, "speed", s.speed, at);
       read_number(entry, "speed_target", s.speed_target, at, 1e-6);
       read_number(entry, "memory_bytes", s.memory_bytes, at, 1e-6);
+      for (const auto& [key, tile] : {std::pair<const char*, int*>{"speed_tile_m", &s.speed_tile_m},
+                                      {"speed_tile_n", &s.speed_tile_n}}) {
+        if (!entry.contains(key)) continue;
+        if (!entry[key].is_number_integer() || entry[key].get<int>() < 0 || entry[key].get<int>() > 1024)
+          throw std::runtime_error(at + "." + key + ": " + entry[key].dump() +
+                                   " must be an integer in [0, 1024] (0: the stage's declared tiles)");
+        *tile = entry[key].get<int>();
+      }
+      if (entry.contains("speed_baseline")) {
+        const std::string name = entry["speed_baseline"].is_string() ? entry["speed_baseline"].get<std::string>() : "";
+        if (std::find_if(std::begin(kBaselineNames), std::end(kBaselineNames),
+                         [&](const char* known) { return name == known; }) == std::end(kBaselineNames)) {
+          std::string known;
+          for (const char* k : kBaselineNames) known += (known.empty() ? "" : ", ") + std::string(k);
+          throw std::runtime_error(at + ".speed_baseline: " + entry["speed_baseline"].dump() + " is not one of " +
+                                   known);
+        }
+        s.speed_baseline = name;
+      }
       if (entry.contains("speed_pattern")) {
         if (!entry["speed_pattern"].is_string()) throw std::runtime_error(at + ".speed_pattern: expected a string");
         s.speed_pattern = entry["speed_pattern"].get<std::string>();
@@ -157,6 +181,9 @@ json to_json(const Rubric& r) {
                     {"speed", s.speed},
                     {"speed_target", s.speed_target},
                     {"speed_pattern", s.speed_pattern},
+                    {"speed_baseline", s.speed_baseline},
+                    {"speed_tile_m", s.speed_tile_m},
+                    {"speed_tile_n", s.speed_tile_n},
                     {"memory_rule", s.memory_rule == MemoryRule::kPerScore ? "per_score" : "per_row"},
                     {"memory_bytes", s.memory_bytes}};
   return {{"stages", stages},

@@ -26,6 +26,10 @@ struct StageRubric {
   // Speed: full points at speedup >= speed_target * tile bound over the grader's full-attention baseline.
   double speed_target = 0.75;
   std::string speed_pattern = "sliding:128";
+  std::string speed_baseline = "cuda_core";  // the frozen full-attention kernel it is timed against (baselines.h)
+  // The tiles the bound behind the target counts; 0: the stage's declared tiles. The kit pins them for its
+  // own stages, so that declaring larger tiles cannot lower a target.
+  int speed_tile_m = 0, speed_tile_n = 0;
 
   double max_score() const { return correctness + window + memory + speed; }
 };

@@ -21,12 +21,23 @@ StageLibrary::StageLibrary(const std::string& path) : path_(path) {
     throw std::runtime_error(path + " does not export " SWA_STAGE_API_SYMBOL "(): was it built with SWA_EXPORT_STAGE?");
   }
   api_ = entry();
-  if (api_ == nullptr || api_->abi_version != kSwaAbiVersion || api_->forward == nullptr ||
-      api_->workspace_bytes == nullptr || api_->name == nullptr) {
+  // The version first: a library of another ABI lays out the rest differently.
+  const int32_t version = api_ != nullptr ? api_->abi_version : -1;
+  std::string why;
+  if (version != kSwaAbiVersion)
+    why = "was built against another version of stages/common/problem.h (stage ABI " + std::to_string(version) +
+          ", expected " + std::to_string(kSwaAbiVersion) + "): rebuild it";
+  else if (api_->forward == nullptr || api_->workspace_bytes == nullptr || api_->info.name == nullptr)
+    why = "exports an incomplete stage interface (a null function or name): was it built with SWA_EXPORT_STAGE?";
+  else if (api_->info.tile_m < 1 || api_->info.tile_n < 1 || api_->info.tile_m > 1024 || api_->info.tile_n > 1024)
+    why = "declares tiles of " + std::to_string(api_->info.tile_m) + " x " + std::to_string(api_->info.tile_n) +
+          ": each side must be in [1, 1024]";
+  else if ((api_->info.head_dims & kAllHeadDims) == 0)
+    why = "declares no head dimension it supports (head_dims must name some of 16, 32, 64, 128)";
+  if (!why.empty()) {
     dlclose(handle_);
-    throw std::runtime_error(path + " was built against another version of stages/common/problem.h (ABI " +
-                             std::to_string(api_ ? api_->abi_version : -1) + ", expected " +
-                             std::to_string(kSwaAbiVersion) + "): rebuild it");
+    handle_ = nullptr;
+    throw std::runtime_error(path + " " + why);
   }
 }
 

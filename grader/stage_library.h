@@ -21,8 +21,10 @@ class StageLibrary {
   StageLibrary& operator=(const StageLibrary&) = delete;
 
   const SwaStageApi& api() const { return *api_; }
-  std::string name() const { return api_->name; }
-  bool supports(PatternKind kind) const { return (api_->patterns & pattern_bit(kind)) != 0; }
+  const SwaStageInfo& info() const { return api_->info; }
+  std::string name() const { return api_->info.name; }
+  bool supports(PatternKind kind) const { return (api_->info.patterns & pattern_bit(kind)) != 0; }
+  bool supports_head_dim(int D) const { return (api_->info.head_dims & head_dim_bit(D)) != 0; }
   const std::string& path() const { return path_; }
 
  private:

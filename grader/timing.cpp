@@ -16,7 +16,7 @@ void enqueue(const SwaStageApi& stage, DeviceProblem& gpu, cudaStream_t stream) 
   char message[1024] = {};
   const Tensors t = gpu.tensors();
   if (stage.forward(&gpu.problem(), &t, gpu.workspace(), stream, message, sizeof(message)) != kSwaOk)
-    throw std::runtime_error(std::string(stage.name) + ": " + message);
+    throw std::runtime_error(std::string(stage.info.name) + ": " + message);
 }
 
 // A buffer twice the size of the L2 cache: writing it evicts whatever the previous run left there.
@@ -99,12 +99,12 @@ double useful_tflops(const Problem& p, long long pairs_per_head, double ms) {
   return ms > 0 ? flops / (ms * 1e-3) / 1e12 : 0.0;
 }
 
-TileBounds tile_bounds(const Pattern& pattern, int N) {
+TileBounds tile_bounds(const Pattern& pattern, int N, int tile_m, int tile_n) {
   struct Count {
     long long total = 0, most = 0;
   };
-  auto visited = [N](const Pattern& pat) {
-    const TileMask mask{pat, N};
+  auto visited = [=](const Pattern& pat) {
+    const TileMask mask{pat, N, tile_m, tile_n};
     Count c;
     for (int m = 0; m < mask.num_query_tiles(); ++m) {
       long long tiles = 0;

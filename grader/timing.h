@@ -46,7 +46,7 @@ std::vector<Timing> time_stages(const std::vector<StageRun>& runs, const TimingO
 // Useful work: 4*D flops for each (query, key) pair the pattern allows, over B*H heads, in TFLOP/s.
 double useful_tflops(const Problem& p, long long allowed_pairs_per_head, double ms);
 
-// Bounds on a pattern's speedup over full attention from counting 64 x 64 tiles (TileMask):
+// Bounds on a pattern's speedup over full attention from counting tiles of tile_m x tile_n (TileMask):
 //   average  all key tiles visited at W >= N over those visited under the pattern: the bound when the GPU
 //            is full and every block's work counts (B*H large);
 //   busiest  the same for the query tile that visits the most: a run of fewer blocks than the GPU holds
@@ -54,7 +54,7 @@ double useful_tflops(const Problem& p, long long allowed_pairs_per_head, double 
 struct TileBounds {
   double average = 1, busiest = 1;
 };
-TileBounds tile_bounds(const Pattern& pattern_on_host, int N);
-double tile_count_bound(const Pattern& pattern_on_host, int N);  // tile_bounds(...).average
+TileBounds tile_bounds(const Pattern& pattern_on_host, int N, int tile_m = kTileM, int tile_n = kTileN);
+double tile_count_bound(const Pattern& pattern_on_host, int N);  // tile_bounds(...).average, 64 x 64 tiles
 
 }  // namespace swa

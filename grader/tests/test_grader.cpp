@@ -52,6 +52,10 @@ TEST(Rubric, DefaultsOfDocsGrading) {
   EXPECT_EQ(r.stage("04_online_softmax").speed_target, 0.75);
   EXPECT_EQ(r.stage("05_bonus_patterns").speed_pattern, "causal:128");
   EXPECT_EQ(r.stage("05_bonus_patterns").speed_target, 0.45);
+  // The CUDA-core stages are timed against the CUDA-core baseline, with their bounds pinned to 64 x 64.
+  EXPECT_EQ(r.stage("04_online_softmax").speed_baseline, "cuda_core");
+  EXPECT_EQ(r.stage("04_online_softmax").speed_tile_m, 64);
+  EXPECT_EQ(r.stage("99_toy").speed_tile_m, 0) << "a stage the kit does not know: its declared tiles";
   for (const char* s :
        {"01_naive", "02_tiled_smem", "03_masked_windows", "04_online_softmax", "05_bonus_patterns", "07_new"})
     EXPECT_EQ(r.stage(s).max_score(), 100) << s;
@@ -103,6 +107,10 @@ TEST(Rubric, BadFilesNameTheField) {
       << "a global position past the smallest timed N";
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"01_x": {"memory_rule": "lots"}}})")).find("per_score"),
             std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"06_x": {"speed_baseline": "turbo"}}})")).find("cuda_core"),
+            std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"06_x": {"speed_tile_m": -3}}})")).find("speed_tile_m"),
+            std::string::npos);
   const auto dir = temp_dir("rubric");
   std::ofstream(dir / "broken.json") << "{ \"stages\": ";
   try {
@@ -139,6 +147,8 @@ TEST(Rubric, MemoryLimits) {
 // Feedback
 // ---------------------------------------------------------------------------------------------------
 
+constexpr Tiles kTiles{64, 64};
+
 Problem on(const PatternSpec& spec, int N) {
   Problem p;
   p.N = N;
@@ -148,30 +158,33 @@ Problem on(const PatternSpec& spec, int N) {
 
 TEST(Feedback, WhereAQuerySits) {
   const PatternSpec w = PatternSpec::sliding(10);
-  EXPECT_EQ(describe_query(on(w, 200), 100), "interior");
-  EXPECT_NE(describe_query(on(w, 200), 3).find("sequence start"), std::string::npos);
-  EXPECT_NE(describe_query(on(w, 200), 195).find("sequence end"), std::string::npos);
-  EXPECT_NE(describe_query(on(w, 200), 193).find("partial last query tile"), std::string::npos) << "200 = 3*64 + 8";
-  EXPECT_EQ(describe_query(on(w, 256), 193), "interior");
+  EXPECT_EQ(describe_query(on(w, 200), 100, kTiles), "interior");
+  EXPECT_NE(describe_query(on(w, 200), 3, kTiles).find("sequence start"), std::string::npos);
+  EXPECT_NE(describe_query(on(w, 200), 195, kTiles).find("sequence end"), std::string::npos);
+  EXPECT_NE(describe_query(on(w, 200), 193, kTiles).find("partial last query tile"), std::string::npos) << "200 = 3*64 + 8";
+  EXPECT_EQ(describe_query(on(w, 256), 193, kTiles), "interior");
   const PatternSpec g = PatternSpec::global_local(2, {7});
-  EXPECT_NE(describe_query(on(g, 64), 7).find("global query"), std::string::npos);
+  EXPECT_NE(describe_query(on(g, 64), 7, kTiles).find("global query"), std::string::npos);
+  // The hint speaks of the stage's own tiles: 200 = 1*128 + 72, and 193 is in the last, partial tile of 128.
+  EXPECT_NE(describe_query(on(w, 200), 193, Tiles{128, 64}).find("the 128-query tile"), std::string::npos);
+  EXPECT_EQ(describe_query(on(w, 256), 193, Tiles{128, 64}), "interior");
   EXPECT_TRUE(window_cut_by_sequence(on(w, 200), 9));
   EXPECT_FALSE(window_cut_by_sequence(on(w, 200), 10));
 }
 
 TEST(Feedback, WhereAKeySitsAgainstTheWindow) {
   const Problem p = on(PatternSpec::sliding(10), 200);
-  EXPECT_EQ(describe_pair(p, 50, 61).rfind("one key right of the window (query 50 sees keys 40..60)", 0), 0u);
-  EXPECT_EQ(describe_pair(p, 50, 39).rfind("one key left of the window", 0), 0u);
-  EXPECT_EQ(describe_pair(p, 50, 60).rfind("at the window's right edge", 0), 0u);
-  EXPECT_EQ(describe_pair(p, 50, 40).rfind("at the window's left edge", 0), 0u);
-  EXPECT_EQ(describe_pair(p, 50, 45).rfind("inside the window", 0), 0u);
-  EXPECT_EQ(describe_pair(p, 50, 90).rfind("right of the window", 0), 0u);
-  EXPECT_NE(describe_pair(p, 190, 195).find("in the partial last key tile"), std::string::npos);
-  EXPECT_EQ(describe_pair(on(PatternSpec::causal(5), 100), 50, 51).rfind("the first future key", 0), 0u);
-  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 53).rfind("between the dilated keys", 0), 0u);
-  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 66).rfind("one key right of the window", 0), 0u);
-  EXPECT_EQ(describe_pair(on(PatternSpec::global_local(2, {80}), 100), 50, 80).rfind("a global key", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 61, kTiles).rfind("one key right of the window (query 50 sees keys 40..60)", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 39, kTiles).rfind("one key left of the window", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 60, kTiles).rfind("at the window's right edge", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 40, kTiles).rfind("at the window's left edge", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 45, kTiles).rfind("inside the window", 0), 0u);
+  EXPECT_EQ(describe_pair(p, 50, 90, kTiles).rfind("right of the window", 0), 0u);
+  EXPECT_NE(describe_pair(p, 190, 195, kTiles).find("in the partial last key tile"), std::string::npos);
+  EXPECT_EQ(describe_pair(on(PatternSpec::causal(5), 100), 50, 51, kTiles).rfind("the first future key", 0), 0u);
+  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 53, kTiles).rfind("between the dilated keys", 0), 0u);
+  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 66, kTiles).rfind("one key right of the window", 0), 0u);
+  EXPECT_EQ(describe_pair(on(PatternSpec::global_local(2, {80}), 100), 50, 80, kTiles).rfind("a global key", 0), 0u);
 }
 
 CaseFacts fact(const std::string& name, bool passed) {
@@ -195,8 +208,22 @@ TEST(Feedback, CorrectnessHintsFromWhichCasesFail) {
   hints = correctness_hints(cases);
   EXPECT_TRUE(std::any_of(hints.begin(), hints.end(),
                           [](const std::string& h) { return h.find("partial query tile") != std::string::npos; }));
-  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(),
-                          [](const std::string& h) { return h.find("multiple of 64 fail") != std::string::npos; }));
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) {
+    return h.find("not a multiple of the tile (64 queries, 64 keys) fail") != std::string::npos;
+  }));
+  // A stage with other tiles hears of its own.
+  for (CaseFacts& c : cases) c.tiles = Tiles{128, 64};
+  hints = correctness_hints(cases);
+  EXPECT_TRUE(std::any_of(hints.begin(), hints.end(), [](const std::string& h) {
+    return h.find("launch ceil(N / 128) query tiles") != std::string::npos;
+  }));
+
+  // A stage that refused a case says why, in the stage's own words.
+  cases = {fact("D=64", true), fact("D=128", false)};
+  cases[1].refusal = "the stage's launch configuration does not fit this GPU: needs 118784 bytes";
+  hints = correctness_hints(cases);
+  ASSERT_FALSE(hints.empty());
+  EXPECT_NE(hints[0].find("does not fit this GPU"), std::string::npos) << hints[0];
 
   cases = {fact("a", false), fact("b", false)};
   cases[0].nothing_written = cases[1].nothing_written = true;
@@ -243,40 +270,68 @@ TEST(Feedback, WindowHintsNameTheEdge) {
 // The cases
 // ---------------------------------------------------------------------------------------------------
 
+CaseScope scope(uint32_t patterns, uint32_t head_dims = kAllHeadDims, int tile_m = 64, int tile_n = 64) {
+  CaseScope s;
+  s.patterns = patterns, s.head_dims = head_dims, s.tile_m = tile_m, s.tile_n = tile_n;
+  return s;
+}
+
 TEST(Cases, EveryCaseIsAValidProblem) {
-  for (uint32_t patterns : {pattern_bit(PatternKind::kSlidingWindow), kAllPatterns}) {
-    for (const CaseSpec& c : correctness_cases(patterns, 7)) {
+  for (const CaseScope& sc : {scope(pattern_bit(PatternKind::kSlidingWindow)), scope(kAllPatterns),
+                              scope(kAllPatterns, head_dim_bit(64) | head_dim_bit(128), 128, 64),
+                              scope(pattern_bit(PatternKind::kSlidingWindow), head_dim_bit(32), 128, 1)}) {
+    for (const CaseSpec& c : correctness_cases(sc, 7)) {
       const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
       Problem p;
       p.B = c.B, p.H = c.H, p.N = c.N, p.D = c.D, p.scale = c.scale;
       p.pattern = spec.view();
       EXPECT_EQ(check_problem(p), "") << c.name;
+      EXPECT_TRUE(sc.head_dims & head_dim_bit(c.D)) << c.name << ": D = " << c.D << " is not in the scope";
     }
-    for (const CaseSpec& c : window_cases(patterns, 7))
+    for (const CaseSpec& c : window_cases(sc, 7)) {
       EXPECT_NO_THROW(parse_pattern(c.pattern, c.N, c.seed)) << c.name;
+      EXPECT_TRUE(sc.head_dims & head_dim_bit(c.D)) << c.name;
+    }
   }
 }
 
 TEST(Cases, CoverTheDifficultiesAndEveryPattern) {
-  const auto sliding = correctness_cases(pattern_bit(PatternKind::kSlidingWindow), 7);
+  const auto sliding = correctness_cases(scope(pattern_bit(PatternKind::kSlidingWindow)), 7);
   auto has = [&](const std::vector<CaseSpec>& cases, auto pred) {
     return std::any_of(cases.begin(), cases.end(), pred);
   };
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.N == 1; }));
-  EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.N % 64 != 0 && c.N > 64; }));
+  for (int N : {63, 64, 65}) EXPECT_TRUE(has(sliding, [N](const CaseSpec& c) { return c.N == N; })) << N;
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.pattern == "sliding:0"; }));
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.B * c.H > 1; }));
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.amplitude >= 100; }));
   EXPECT_TRUE(has(sliding, [](const CaseSpec& c) { return c.scale == 1.0f; }));
   for (int D : kHeadDims) EXPECT_TRUE(has(sliding, [D](const CaseSpec& c) { return c.D == D; })) << D;
-  const auto all = correctness_cases(kAllPatterns, 7);
+  const auto all = correctness_cases(scope(kAllPatterns), 7);
   for (const char* kind : {"sliding:", "causal:", "dilated:", "global:", "adaptive:"})
     EXPECT_TRUE(has(all, [kind](const CaseSpec& c) { return c.pattern.rfind(kind, 0) == 0; })) << kind;
   // The random cases change with the seed; the fixed ones do not.
-  const auto other = correctness_cases(pattern_bit(PatternKind::kSlidingWindow), 8);
+  const auto other = correctness_cases(scope(pattern_bit(PatternKind::kSlidingWindow)), 8);
   ASSERT_EQ(other.size(), sliding.size());
   EXPECT_EQ(other.front().name, sliding.front().name);
   EXPECT_NE(other.back().name, sliding.back().name);
+}
+
+TEST(Cases, FollowTheStagesTilesAndHeadDims) {
+  // 128 x 64 tiles: the partial-tile sizes of both (127, 128, 129 and 63, 64, 65); D only 64 and 128.
+  const auto cases = correctness_cases(scope(pattern_bit(PatternKind::kSlidingWindow),
+                                             head_dim_bit(64) | head_dim_bit(128), 128, 64),
+                                       7);
+  for (int N : {63, 64, 65, 127, 128, 129})
+    EXPECT_TRUE(std::any_of(cases.begin(), cases.end(), [N](const CaseSpec& c) { return c.N == N; })) << N;
+  EXPECT_TRUE(std::any_of(cases.begin(), cases.end(), [](const CaseSpec& c) { return c.D == 128; }));
+  for (const CaseSpec& c : cases) EXPECT_TRUE(c.D == 64 || c.D == 128) << c.name;
+  // Only D = 128: every case runs at 128, the window check too.
+  for (const CaseSpec& c : correctness_cases(scope(pattern_bit(PatternKind::kSlidingWindow), head_dim_bit(128)), 7))
+    EXPECT_EQ(c.D, 128) << c.name;
+  for (const CaseSpec& c : window_cases(scope(pattern_bit(PatternKind::kSlidingWindow), head_dim_bit(128)), 7))
+    EXPECT_EQ(c.D, 128) << c.name;
+  EXPECT_EQ(scope(1, head_dim_bit(16) | head_dim_bit(32)).base_head_dim(), 32);
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -152,6 +152,48 @@ void check_tiles(const PatternSpec& spec, int N, int tm, int tn) {
   }
 }
 
+// full_span(m): every tile in it is full; for the sliding and causal windows it is the widest such run,
+// so the tiles just outside it are not full.
+void check_full_span(const PatternSpec& spec, int N, int tm, int tn) {
+  const TileMask mask{spec.view(), N, tm, tn};
+  const bool exact = spec.kind == PatternKind::kSlidingWindow || spec.kind == PatternKind::kCausalSlidingWindow;
+  for (int m = 0; m < mask.num_query_tiles(); ++m) {
+    const TileSpan span = mask.full_span(m);
+    for (int n = span.first; n <= span.last; ++n)
+      ASSERT_EQ(mask.classify(m, n), TileClass::kFull) << describe(spec, N, tm, tn) << " m=" << m << " n=" << n;
+    if (!exact) continue;
+    int full = 0;
+    for (int n = 0; n < mask.num_key_tiles(); ++n) full += mask.classify(m, n) == TileClass::kFull;
+    ASSERT_EQ(span.empty() ? 0 : span.last - span.first + 1, full) << describe(spec, N, tm, tn) << " m=" << m;
+  }
+}
+
+TEST(TileMask, FullSpanIsTheUnmaskedInterior) {
+  for (int N : {1, 7, 63, 64, 65, 200, 1013})
+    for (int w : {0, 1, 17, 63, 64, 65, 128, 300, 1 << 20})
+      for (const PatternSpec& spec : patterns_for(N, w))
+        for (auto [tm, tn] : {std::pair{64, 64}, {128, 64}, {64, 32}, {16, 16}, {7, 5}})
+          check_full_span(spec, N, tm, tn);
+  // The exercise: query tile 10 of 64 (queries 640..703), W = 128: key tiles 9..11 are full.
+  const TileSpan span = TileMask{PatternSpec::sliding(128).view(), 2048}.full_span(10);
+  EXPECT_EQ(span.first, 9);
+  EXPECT_EQ(span.last, 11);
+}
+
+TEST(ApplyMask, HidesWhatTheLayoutSaysIsInvisible) {
+  // A 2 x 3 fragment whose register e sits at query 10 + e / 3, key 20 + e % 3 (any layout would do).
+  float s[2][3] = {{1, 2, 3}, {4, 5, 6}};
+  apply_mask(s, [](int e) { return QueryKey{10 + e / 3, 20 + e % 3}; }, [](int i, int j) { return j - i <= 10; });
+  EXPECT_EQ(s[0][0], 1.f);  // (10, 20): j - i = 10
+  EXPECT_EQ(s[0][1], -INFINITY);  // (10, 21)
+  EXPECT_EQ(s[1][1], 5.f);  // (11, 21)
+  EXPECT_EQ(s[1][2], -INFINITY);  // (11, 22)
+  float flat[4] = {1, 1, 1, 1};
+  apply_mask(flat, [](int e) { return QueryKey{e, 3 - e}; }, [](int i, int j) { return i <= j; });
+  EXPECT_EQ(flat[1], 1.f);
+  EXPECT_EQ(flat[2], -INFINITY);
+}
+
 TEST(TileMask, MatchesBruteForceExerciseTiles) {
   for (int N : kAwkwardN)
     for (int w : kWindows)

@@ -80,6 +80,9 @@ TEST(CheckProblem, HeadDimension) {
 }
 
 TEST(CheckProblem, Scale) {
+  Problem unset;  // the scale has no default: 1/sqrt(D) or 1 must be chosen
+  unset.pattern.kind = PatternKind::kSlidingWindow;
+  EXPECT_NE(check_problem(unset).find("default_scale(D)"), std::string::npos) << check_problem(unset);
   Problem p = valid_problem();
   for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
     p.scale = bad;
@@ -194,10 +197,28 @@ int32_t call_forward(const Problem& p, const Tensors& t, Workspace ws, std::stri
                      size_t (*workspace_fn)(const Problem&) = no_workspace) {
   char buffer[512] = {};
   g_launched = false;
-  const int32_t status = stage_detail::forward("test_stage", pattern_bit(PatternKind::kSlidingWindow), workspace_fn,
-                                               record_launch, &p, &t, ws, nullptr, buffer, sizeof(buffer));
+  // A stage of the sliding window at D = 64 and 128 only.
+  constexpr SwaStageInfo info = {"test_stage", pattern_bit(PatternKind::kSlidingWindow),
+                                 head_dim_bit(64) | head_dim_bit(128), 64, 64, 80, 0};
+  const int32_t status =
+      stage_detail::forward(info, workspace_fn, record_launch, &p, &t, ws, nullptr, buffer, sizeof(buffer));
   error = buffer;
   return status;
+}
+
+TEST(StageInfo, HeadDimsAndDeviceRequirements) {
+  EXPECT_EQ(head_dim_bit(16) | head_dim_bit(32) | head_dim_bit(64) | head_dim_bit(128), kAllHeadDims);
+  EXPECT_EQ(head_dim_bit(48), 0u);
+  EXPECT_EQ(head_dims_text(head_dim_bit(64) | head_dim_bit(128)), "64, 128");
+  SwaStageInfo info = {"07_x", 1, kAllHeadDims, 128, 64, 90, 1};
+  EXPECT_EQ(device_requirement(info), "sm_90a");
+  EXPECT_EQ(check_device(info, 90), "");
+  EXPECT_EQ(check_device(info, 86), "needs sm_90a; this GPU is sm_86");
+  EXPECT_EQ(check_device(info, 100), "needs sm_90a; this GPU is sm_100") << "arch-specific code runs on its own GPU only";
+  info.min_compute_capability = 80, info.arch_specific = 0;
+  EXPECT_EQ(device_requirement(info), "sm_80 or newer");
+  EXPECT_EQ(check_device(info, 120), "");
+  EXPECT_EQ(check_device(info, 75), "needs sm_80 or newer; this GPU is sm_75");
 }
 
 TEST(StageEntry, RejectsBadArgumentsWithoutLaunching) {
@@ -215,6 +236,14 @@ TEST(StageEntry, RejectsBadArgumentsWithoutLaunching) {
   p.pattern.kind = PatternKind::kCausalSlidingWindow;
   EXPECT_EQ(call_forward(p, tensors, {}, error), kSwaUnsupported);
   EXPECT_NE(error.find("does not implement the causal pattern"), std::string::npos) << error;
+
+  // A head dimension the kit knows but this stage does not declare: unsupported, not a bad argument.
+  p = valid_problem();
+  p.D = 32;
+  EXPECT_EQ(call_forward(p, tensors, {}, error), kSwaUnsupported);
+  EXPECT_NE(error.find("does not support D = 32: it supports D = 64, 128"), std::string::npos) << error;
+  p.D = 48;
+  EXPECT_EQ(call_forward(p, tensors, {}, error), kSwaInvalidArgument) << "no kernel takes D = 48";
 
   EXPECT_EQ(call_forward(valid_problem(), {some, some, some, nullptr}, {}, error), kSwaInvalidArgument);
   EXPECT_NE(error.find("O is null"), std::string::npos) << error;

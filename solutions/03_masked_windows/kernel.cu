@@ -12,6 +12,7 @@
 // Speed: work O(N * (W + 64)) instead of O(N^2). Against its own full-attention run the speedup tends to
 // the ratio of tiles visited, 6.65 at N = 2048 (an interior query tile visits 5 of the 32 key tiles, the
 // tiles at the ends fewer); the two passes compute every score twice, which stage 04 removes.
+#include "solved/02_load_tile.cuh"  // load_tile: stage 02's copy, vectorised
 #include "stage.h"
 #include "tiles.cuh"
 
@@ -19,11 +20,11 @@ namespace {
 
 using namespace swa::tiles;
 
-template <int D>
-__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>)
+template <int D, class Elem>
+__global__ void __launch_bounds__(kThreads, kBlocksPerSM<D, Elem>)
     sliding_window_attention_window_tiles(swa::Problem p, swa::Tensors t) {
-  extern __shared__ __align__(16) float smem[];  // the tiles are read as float4
-  const SharedTiles<D> tile = SharedTiles<D>::carve(smem);
+  extern __shared__ __align__(16) unsigned char smem[];  // the tiles are read 16 bytes at a time
+  const SharedTiles<D, Elem> tile = SharedTiles<D, Elem>::carve(smem);
   const int bh = block_batch_head();
   const int i0 = block_query_tile() * swa::kTileM;  // first query of the tile
   const int i_last = min(p.N, i0 + swa::kTileM) - 1;  // last query of the tile that exists
@@ -56,16 +57,12 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D>)
   };
 
   // Step 3: the element mask of a partial tile: hide (set to -infinity) each of this thread's scores
-  // s[r][c] whose key j = j0 + tx + 16c is past N or outside the window of query i = i0 + ty + 16r.
+  // whose key j is past N or outside the window of query i. apply_mask (problem.h) visits the 16 scores
+  // with their (i, j) from score_coord (tiles.cuh); say which pairs are visible.
   auto mask_partial = [&](float(&s)[kRowsPerThread][kKeysPerThread], int j0) {
-  // BEGIN SOLUTION
-#pragma unroll
-    for (int r = 0; r < kRowsPerThread; ++r)
-#pragma unroll
-      for (int c = 0; c < kKeysPerThread; ++c) {
-        const int i = i0 + ty + kThreadRows * r, j = j0 + tx + kThreadCols * c;
-        if (j >= p.N || j < i - left || j > i + right) s[r][c] = -INFINITY;
-      }
+    // BEGIN SOLUTION
+    swa::apply_mask(s, score_coord(i0, j0, ty, tx),
+                    [&](int i, int j) { return j < p.N && i - left <= j && j <= i + right; });
     // END SOLUTION
   };
 
@@ -129,10 +126,18 @@ size_t workspace_bytes(const swa::Problem&) { return 0; }
 void launch(const swa::Problem& p, const swa::Tensors& t, swa::Workspace, cudaStream_t stream) {
   swa::with_head_dim(p.D, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    launch_tiled<D, sliding_window_attention_window_tiles<D>>(p, stream, p, t);
+    launch_tiled<D, sliding_window_attention_window_tiles<D, float>, sliding_window_attention_window_tiles<D, CompactElem<D>>>(p, stream, p, t);
   });
 }
 
 }  // namespace
 
-SWA_EXPORT_STAGE("03_masked_windows", swa::pattern_bit(swa::PatternKind::kSlidingWindow), workspace_bytes, launch)
+// What this stage declares (problem.h, section 6): the grader reads it to choose its cases.
+constexpr SwaStageInfo kStage = {
+    "03_masked_windows",  // name
+    swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
+    swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
+    swa::kTileM, swa::kTileN,  // query and key tiles
+    80, false};  // the GPU it needs: sm_80 or newer
+
+SWA_EXPORT_STAGE(kStage, workspace_bytes, launch)

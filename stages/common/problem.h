@@ -14,7 +14,7 @@
 //   3. the problem              shapes, layout [B, H, N, D], tensors, workspace
 //   4. tile masks               TileMask: which key tiles a query tile touches, which need masking
 //   5. argument checks          check_problem(): a message naming the bad argument and its range
-//   6. the stage interface      the C entry point every stage exports (see stage.h)
+//   6. the stage interface      what a stage declares (tiles, head dims, GPU) and its C entry point (stage.h)
 #pragma once
 
 #include <cuda_fp16.h>  // __half, on host and device
@@ -27,8 +27,10 @@
 
 #if defined(__CUDACC__)
 #define SWA_HD __host__ __device__ __forceinline__
+#define SWA_UNROLL _Pragma("unroll")
 #else
 #define SWA_HD inline
+#define SWA_UNROLL
 #endif
 
 namespace swa {
@@ -37,19 +39,27 @@ namespace swa {
 // 1. Sizes and limits
 // ---------------------------------------------------------------------------------------------------
 
-// Tiles of the exercise: a block owns kTileM queries and walks the keys kTileN at a time.
+// Tiles of the exercise's CUDA-core stages (01-05): a block owns kTileM queries and walks the keys kTileN
+// at a time. Each stage declares its own tiles (section 6); these are the defaults, not a kit-wide rule.
 constexpr int kTileM = 64;
 constexpr int kTileN = 64;
 
-// Head dimensions every kernel supports. The CPU reference accepts any D in [1, kMaxHeadDim].
+// Head dimensions a kernel may support; each stage declares which of them it does (section 6). The CPU
+// reference accepts any D in [1, kMaxHeadDim].
 constexpr int kHeadDims[] = {16, 32, 64, 128};
 constexpr int kMaxHeadDim = 128;
+
+// A bit per head dimension of kHeadDims, for the set a stage supports: 16 -> bit 0, ..., 128 -> bit 3.
+constexpr uint32_t head_dim_bit(int D) {
+  return D == 16 ? 1u : D == 32 ? 2u : D == 64 ? 4u : D == 128 ? 8u : 0u;
+}
+constexpr uint32_t kAllHeadDims = 0xfu;
 
 // Limits that keep every index of a valid problem inside 32-bit integers on the GPU:
 // i + window <= 2^20 + 2^30 < 2^31, and B*H*N*D < 2^31 elements.
 constexpr int kMaxSeqLen = 1 << 20;
-constexpr int kMaxWindow = 1 << 30;  // a window >= N already means "every key"; larger adds nothing
-constexpr int kMaxBatchHeads = 65535;  // B*H, the CUDA limit on gridDim.y
+constexpr int kMaxWindow = 1 << 30;  // a window >= N - 1 already means "every key"; larger adds nothing
+constexpr int kMaxBatchHeads = 65535;  // B*H: the CUDA limit on a grid's y and z sizes, which stages may use for it
 constexpr long long kMaxElements = (1LL << 31) - 1;  // B*H*N*D
 
 SWA_HD int ceil_div(int a, int b) { return (a + b - 1) / b; }
@@ -154,7 +164,7 @@ struct Problem {
   int32_t H = 1;  // heads
   int32_t N = 1;  // sequence length (queries = keys)
   int32_t D = 64;  // head dimension
-  float scale = 0.125f;  // softmax(scale * Q.K); default_scale(D) = 1/sqrt(D); 1 is the exercise's literal formula
+  float scale = 0.0f;  // required: softmax(scale * Q.K); default_scale(D) = 1/sqrt(D), or 1 (the exercise's formula)
   Pattern pattern;
 
   SWA_HD int batch_heads() const { return B * H; }
@@ -191,6 +201,18 @@ struct Workspace {
 // Queries past N in a ragged last query tile are never looked at: kernels do not store them.
 enum class TileClass : int32_t { kEmpty = 0, kPartial = 1, kFull = 2 };
 
+// A run of key tiles [first, last], inclusive; empty when first > last.
+struct TileSpan {
+  int first = 0, last = -1;
+  SWA_HD bool empty() const { return first > last; }
+  SWA_HD bool contains(int n) const { return first <= n && n <= last; }
+};
+
+// The (query, key) position of one register of a score fragment.
+struct QueryKey {
+  int i, j;
+};
+
 struct TileMask {
   Pattern pattern;
   int N = 1;
@@ -217,6 +239,44 @@ struct TileMask {
       case PatternKind::kAdaptive: c = classify_adaptive(i0, i1, j0, j1); break;
     }
     return (c == TileClass::kFull && !complete) ? TileClass::kPartial : c;
+  }
+
+  // May query i see key j? Pattern::allows for positions that exist (i, j < N); what a partial tile's
+  // element mask asks. Only call it for i < N: the adaptive pattern has no window past N.
+  SWA_HD bool visible(int i, int j) const { return j < N && pattern.allows(i, j); }
+
+  // The unmasked interior of query tile m: a run of consecutive key tiles that are all kFull. A kernel
+  // splits its walk into the masked edges before and after it and this middle, which needs no
+  // per-element mask (stage 06 does). Exact and widest for the sliding and causal windows (computed in
+  // O(1)); for the other patterns the first run of full tiles the walk meets (or none).
+  SWA_HD TileSpan full_span(int m) const {
+    const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
+    if (pattern.kind == PatternKind::kSlidingWindow || pattern.kind == PatternKind::kCausalSlidingWindow) {
+      // Tile n is full when it is complete and j0 >= i1 - left and j0 + tile_n - 1 <= i0 + right.
+      const long long right = pattern.kind == PatternKind::kSlidingWindow ? pattern.right : 0;
+      const long long lo = static_cast<long long>(i1) - pattern.left;
+      TileSpan span;
+      span.first = lo <= 0 ? 0 : static_cast<int>((lo + tile_n - 1) / tile_n);
+      const long long last_by_window = floor_div(i0 + right + 1, tile_n) - 1;
+      span.last = static_cast<int>(last_by_window < N / tile_n - 1 ? last_by_window : N / tile_n - 1);
+      return span;
+    }
+    TileSpan span;
+    for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) {
+      const bool full = classify(m, n) == TileClass::kFull;
+      if (full && span.empty()) span.first = span.last = n;
+      else if (full && n == span.last + 1) span.last = n;
+      else if (!span.empty()) break;
+    }
+    return span;
+  }
+
+  // The key tiles query tile m visits lie in [first_key_tile(m), last_key_tile(m)] (some may be empty
+  // for the dilated and global patterns; next_key_tile skips those).
+  SWA_HD int last_key_tile(int m) const {
+    int last = -1;
+    for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) last = n;
+    return last;
   }
 
   // The first key tile after n that query tile m touches (not kEmpty), or num_key_tiles() if none.
@@ -319,6 +379,30 @@ struct TileMask {
   }
 };
 
+// Hide (set to -infinity) every score of a fragment that visible(i, j) rejects. coord(e) gives the
+// (query, key) position of the fragment's e-th register, so one helper serves every register layout: the
+// CUDA-core stages' 4 x 4 pieces (tiles.cuh) and the tensor cores' accumulators (mma.cuh) alike. With
+// the loops unrolled every index is a constant: the fragment stays in registers.
+//     swa::apply_mask(s, tiles::score_coord(i0, j0, ty, tx), [&](int i, int j) { return mask.visible(i, j); });
+template <int kCount, class Coord, class Visible>
+SWA_HD void apply_mask(float (&fragment)[kCount], Coord coord, Visible visible) {
+SWA_UNROLL
+  for (int e = 0; e < kCount; ++e) {
+    const QueryKey at = coord(e);
+    if (!visible(at.i, at.j)) fragment[e] = -INFINITY;
+  }
+}
+template <int kRows, int kCols, class Coord, class Visible>
+SWA_HD void apply_mask(float (&fragment)[kRows][kCols], Coord coord, Visible visible) {
+SWA_UNROLL
+  for (int r = 0; r < kRows; ++r)
+SWA_UNROLL
+    for (int c = 0; c < kCols; ++c) {
+      const QueryKey at = coord(r * kCols + c);
+      if (!visible(at.i, at.j)) fragment[r][c] = -INFINITY;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // 5. Argument checks (host only)
 // ---------------------------------------------------------------------------------------------------
@@ -343,6 +427,9 @@ inline std::string out_of_range(const char* name, long long value, long long lo,
 
 enum class HeadDims { kKernel, kAny };  // kKernel: kHeadDims only; kAny: the CPU reference's [1, kMaxHeadDim]
 
+// Which head dimensions a stage supports is the stage's own declaration (section 6): a D outside it is
+// "unsupported" (kSwaUnsupported), not a bad argument. check_problem() with HeadDims::kKernel rejects only
+// what no kernel of the kit can run.
 inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims::kKernel) {
   using detail::out_of_range;
   if (p.B < 1 || p.B > kMaxBatchHeads) return out_of_range("B", p.B, 1, kMaxBatchHeads);
@@ -356,7 +443,8 @@ inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims
   if (static_cast<long long>(p.B) * p.H * p.N * p.D > kMaxElements)
     return out_of_range("B*H*N*D", static_cast<long long>(p.B) * p.H * p.N * p.D, 1, kMaxElements);
   if (!std::isfinite(p.scale) || !(p.scale > 0.0f))
-    return "scale = " + std::to_string(p.scale) + " is out of range: scale must be finite and > 0";
+    return "scale = " + std::to_string(p.scale) +
+           " is out of range: scale must be finite and > 0 (it has no default: default_scale(D) = 1/sqrt(D) is usual)";
 
   const Pattern& pat = p.pattern;
   switch (pat.kind) {
@@ -443,17 +531,34 @@ extern "C" {
 enum SwaStatus : int32_t {
   kSwaOk = 0,
   kSwaInvalidArgument = 1,  // check_problem() or check_tensors() failed, or the workspace is too small
-  kSwaUnsupported = 2,  // the stage does not implement this pattern
+  kSwaUnsupported = 2,  // the stage does not implement this pattern or this head dimension
   kSwaCudaError = 3,  // a CUDA call or launch failed
   kSwaInternalError = 4,  // anything else the launcher threw
+  kSwaUnsupportedDevice = 5,  // this GPU is older than the stage needs, or not the arch-specific target it was built for
+  kSwaLaunchRejected = 6,  // the launch configuration does not fit this GPU (shared memory, threads, registers)
 };
 
-constexpr int32_t kSwaAbiVersion = 1;
+// Version 2 added SwaStageInfo's tiles, head dimensions and GPU requirements.
+constexpr int32_t kSwaAbiVersion = 2;
 
-struct SwaStageApi {
-  int32_t abi_version;  // kSwaAbiVersion when the stage was built
+// What a stage declares about itself. The grader sizes its partial-tile cases (tile - 1, tile, tile + 1),
+// its hints and, unless the rubric pins them, its speed bounds from the tiles; it grades only the
+// declared patterns and head dimensions the rubric asks for; it skips, saying why, a stage whose GPU
+// requirement this GPU does not meet.
+struct SwaStageInfo {
   const char* name;  // the stage folder's name, e.g. "03_masked_windows"
   uint32_t patterns;  // the pattern kinds it implements: pattern_bit(kind) set for each
+  uint32_t head_dims;  // the head dimensions it implements: head_dim_bit(D) set for each
+  int32_t tile_m;  // queries per query tile (a block's, or a warp group's, share of the queries)
+  int32_t tile_n;  // keys per key tile
+  int32_t min_compute_capability;  // 10 * major + minor: 80 for sm_80 (A100), 90 for sm_90 (H100, H200)
+  int32_t arch_specific;  // 1: built for the arch-specific target sm_XXa (wgmma, setmaxnreg), which runs on
+                          // exactly that compute capability and no other; 0: runs on any GPU >= the minimum
+};
+
+struct SwaStageApi {
+  int32_t abi_version;  // kSwaAbiVersion when the stage was built; read before anything else
+  SwaStageInfo info;
   // Device scratch memory the stage needs for this problem, in bytes.
   size_t (*workspace_bytes)(const swa::Problem* problem);
   // Enqueue the computation of O on `stream`; does not synchronize. On failure, returns a SwaStatus
@@ -467,3 +572,38 @@ typedef const SwaStageApi* (*SwaStageApiFn)(void);
 #define SWA_STAGE_API_SYMBOL "swa_stage_api"
 
 }  // extern "C"
+
+namespace swa {
+
+// The head dimensions of a head_dims bit set, as text: "16, 32, 64, 128".
+inline std::string head_dims_text(uint32_t head_dims) {
+  std::string text;
+  for (int D : kHeadDims)
+    if (head_dims & head_dim_bit(D)) text += (text.empty() ? "" : ", ") + std::to_string(D);
+  return text.empty() ? "none" : text;
+}
+
+// The GPU a stage needs, as its build target: "sm_80 or newer", "sm_90a".
+inline std::string device_requirement(const SwaStageInfo& info) {
+  const std::string target = "sm_" + std::to_string(info.min_compute_capability);
+  return info.arch_specific ? target + "a" : target + " or newer";
+}
+
+// "" when a GPU of compute capability `cc` (10 * major + minor) can run the stage, else why not.
+inline std::string check_device(const SwaStageInfo& info, int cc) {
+  const bool ok = info.arch_specific ? cc == info.min_compute_capability : cc >= info.min_compute_capability;
+  if (ok) return "";
+  return std::string("needs ") + device_requirement(info) + "; this GPU is sm_" + std::to_string(cc);
+}
+
+// "" when the stage declares this head dimension and pattern, else what it does not implement.
+inline std::string check_supported(const SwaStageInfo& info, const Problem& p) {
+  if ((info.head_dims & head_dim_bit(p.D)) == 0)
+    return std::string("stage ") + info.name + " does not support D = " + std::to_string(p.D) + ": it supports D = " +
+           head_dims_text(info.head_dims);
+  if ((info.patterns & pattern_bit(p.pattern.kind)) == 0)
+    return std::string("stage ") + info.name + " does not implement the " + pattern_name(p.pattern.kind) + " pattern";
+  return "";
+}
+
+}  // namespace swa

@@ -12,4 +12,6 @@ void launch(const swa::Problem&, const swa::Tensors&, swa::Workspace, cudaStream
 
 }  // namespace
 
-SWA_EXPORT_STAGE("93_abort", swa::pattern_bit(swa::PatternKind::kSlidingWindow), no_workspace, launch)
+constexpr SwaStageInfo kStage = {"93_abort", swa::pattern_bit(swa::PatternKind::kSlidingWindow), swa::kAllHeadDims,
+                                  swa::kTileM, swa::kTileN, 80, false};
+SWA_EXPORT_STAGE(kStage, no_workspace, launch)
