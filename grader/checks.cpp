@@ -4,9 +4,9 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
-#include <iterator>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -498,8 +498,7 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
       base.upload(in);
       Timing t, tb;
       try {
-        const std::vector<Timing> both =
-            time_stages({{&stage.api(), gpu.get()}, {&baseline, &base}}, timing, stream);
+        const std::vector<Timing> both = time_stages({{&stage.api(), gpu.get()}, {&baseline, &base}}, timing, stream);
         t = both[0], tb = both[1];
       } catch (const CudaError& e) {
         throw StageFault(e.what());
@@ -551,10 +550,9 @@ json speed_check(const StageTarget& target, const StageLibrary& stage, const Sta
     hints.push_back(
         "Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
         "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
-  json check = check_result("speed", points.speed * total / shapes.size(), points.speed,
-                            "speedup over the grader's full-attention baseline (" + points.speed_baseline +
-                                "): " + summary.str(),
-                            hints);
+  json check = check_result(
+      "speed", points.speed * total / shapes.size(), points.speed,
+      "speedup over the grader's full-attention baseline (" + points.speed_baseline + "): " + summary.str(), hints);
   check["measurements"] = measurements;
   return check;
 }
@@ -634,15 +632,15 @@ std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {
       if (f.tests_head_dim && !declared) continue;
       const int D = declared ? f.D : base;
       const float scale = f.scale_one ? 1.0f : default_scale(D);
-      const std::string name = f.name == fixed.front().name ? "the exercise's sizes: N=2048, D=" + std::to_string(D) +
-                                                                   ", W=128, scale 1"
-                                                             : f.name;
+      const std::string name = f.name == fixed.front().name
+                                   ? "the exercise's sizes: N=2048, D=" + std::to_string(D) + ", W=128, scale 1"
+                                   : f.name;
       cases.push_back(
           {prefix + name, f.B, f.H, f.N, D, scale, pattern_text(kind, f.W, f.N), f.amplitude, mix(seed, index++)});
     }
     if (kind == PatternKind::kSlidingWindow)
-      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, base,
-                       default_scale(base), "sliding:7:90", 1, mix(seed, index++)});
+      cases.push_back({prefix + "a window with different sides: 7 left, 90 right", 1, 2, 300, base, default_scale(base),
+                       "sliding:7:90", 1, mix(seed, index++)});
     // Random shapes, new every run (the seed in the report repeats them).
     const int random_cases = scope.patterns == pattern_bit(kind) ? 3 : 1;
     for (int r = 0; r < random_cases; ++r) {

@@ -130,8 +130,8 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
   }
   for (const CaseFacts* c : failing)
     if (!c->refusal.empty()) {
-      hints.push_back("The stage did not run every case: " + c->refusal +
-                      " (first in case '" + c->name + "'). The grader asks only for what the stage declares "
+      hints.push_back("The stage did not run every case: " + c->refusal + " (first in case '" + c->name +
+                      "'). The grader asks only for what the stage declares "
                       "(problem.h, section 6) and the rubric requires.");
       break;
     }

@@ -41,7 +41,8 @@ struct CaseFacts {
   bool scale_one = false, asymmetric = false;
   int D = 64;
   int base_D = 64;
-  std::string refusal;  // why the stage did not run the case (unsupported, launch rejected, ...); "" if it ran  // the head dimension of the cases that do not test one: the stage's own choice
+  std::string refusal;  // why the stage did not run the case (unsupported, launch rejected, ...); "" if it ran  // the
+                        // head dimension of the cases that do not test one: the stage's own choice
   Tiles tiles;
 };
 

@@ -83,11 +83,10 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       if (!numbered)
         throw std::runtime_error(at +
                                  ": a stage is named by its folder (\"03_masked_windows\") or its number (\"03\")");
-      reject_unknown(
-          entry,
-          {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "speed_baseline", "speed_tile_m",
-           "speed_tile_n", "memory_rule", "memory_bytes"},
-          at);
+      reject_unknown(entry,
+                     {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "speed_baseline",
+                      "speed_tile_m", "speed_tile_n", "memory_rule", "memory_bytes"},
+                     at);
       StageRubric s = default_stage_rubric(name);
       read_number(entry, "correctness", s.correctness, at);
       read_number(entry, "window", s.window, at);
@@ -95,8 +94,8 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       read_number(entry, "speed", s.speed, at);
       read_number(entry, "speed_target", s.speed_target, at, 1e-6);
       read_number(entry, "memory_bytes", s.memory_bytes, at, 1e-6);
-      for (const auto& [key, tile] : {std::pair<const char*, int*>{"speed_tile_m", &s.speed_tile_m},
-                                      {"speed_tile_n", &s.speed_tile_n}}) {
+      for (const auto& [key, tile] :
+           {std::pair<const char*, int*>{"speed_tile_m", &s.speed_tile_m}, {"speed_tile_n", &s.speed_tile_n}}) {
         if (!entry.contains(key)) continue;
         if (!entry[key].is_number_integer() || entry[key].get<int>() < 0 || entry[key].get<int>() > 1024)
           throw std::runtime_error(at + "." + key + ": " + entry[key].dump() +

@@ -30,8 +30,9 @@ __device__ void load(float* tile, const __half* head, int row0, int N) {
   for (int e = threadIdx.x; e < kTile * (D / 8); e += kThreads) {
     const int r = e / (D / 8), chunk = e % (D / 8);
     float* dst = tile + r * kStride + chunk * 8;
-    const uint4 raw = row0 + r < N ? *reinterpret_cast<const uint4*>(head + static_cast<size_t>(row0 + r) * D + chunk * 8)
-                                   : make_uint4(0, 0, 0, 0);
+    const uint4 raw = row0 + r < N
+                          ? *reinterpret_cast<const uint4*>(head + static_cast<size_t>(row0 + r) * D + chunk * 8)
+                          : make_uint4(0, 0, 0, 0);
     const __half2* h = reinterpret_cast<const __half2*>(&raw);
     const float2 a = __half22float2(h[0]), b = __half22float2(h[1]), c = __half22float2(h[2]), d = __half22float2(h[3]);
     *reinterpret_cast<float4*>(dst) = make_float4(a.x, a.y, b.x, b.y);
@@ -163,11 +164,10 @@ int32_t baseline_forward(const Problem* p, const Tensors* t, Workspace, cudaStre
 
 const SwaStageApi& cuda_core_baseline() {
   // It ignores the pattern, so it accepts every pattern kind.
-  static const SwaStageApi api = {
-      kSwaAbiVersion,
-      {"baseline_cuda_core", kAllPatterns, head_dim_bit(D), kTile, kTile, 80, 0},
-      &baseline_workspace,
-      &baseline_forward};
+  static const SwaStageApi api = {kSwaAbiVersion,
+                                  {"baseline_cuda_core", kAllPatterns, head_dim_bit(D), kTile, kTile, 80, 0},
+                                  &baseline_workspace,
+                                  &baseline_forward};
   return api;
 }
 

@@ -161,7 +161,8 @@ TEST(Feedback, WhereAQuerySits) {
   EXPECT_EQ(describe_query(on(w, 200), 100, kTiles), "interior");
   EXPECT_NE(describe_query(on(w, 200), 3, kTiles).find("sequence start"), std::string::npos);
   EXPECT_NE(describe_query(on(w, 200), 195, kTiles).find("sequence end"), std::string::npos);
-  EXPECT_NE(describe_query(on(w, 200), 193, kTiles).find("partial last query tile"), std::string::npos) << "200 = 3*64 + 8";
+  EXPECT_NE(describe_query(on(w, 200), 193, kTiles).find("partial last query tile"), std::string::npos)
+      << "200 = 3*64 + 8";
   EXPECT_EQ(describe_query(on(w, 256), 193, kTiles), "interior");
   const PatternSpec g = PatternSpec::global_local(2, {7});
   EXPECT_NE(describe_query(on(g, 64), 7, kTiles).find("global query"), std::string::npos);
@@ -182,8 +183,11 @@ TEST(Feedback, WhereAKeySitsAgainstTheWindow) {
   EXPECT_EQ(describe_pair(p, 50, 90, kTiles).rfind("right of the window", 0), 0u);
   EXPECT_NE(describe_pair(p, 190, 195, kTiles).find("in the partial last key tile"), std::string::npos);
   EXPECT_EQ(describe_pair(on(PatternSpec::causal(5), 100), 50, 51, kTiles).rfind("the first future key", 0), 0u);
-  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 53, kTiles).rfind("between the dilated keys", 0), 0u);
-  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 66, kTiles).rfind("one key right of the window", 0), 0u);
+  EXPECT_EQ(describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 53, kTiles).rfind("between the dilated keys", 0),
+            0u);
+  EXPECT_EQ(
+      describe_pair(on(PatternSpec::dilated(3, 3, 4), 100), 50, 66, kTiles).rfind("one key right of the window", 0),
+      0u);
   EXPECT_EQ(describe_pair(on(PatternSpec::global_local(2, {80}), 100), 50, 80, kTiles).rfind("a global key", 0), 0u);
 }
 
@@ -319,9 +323,8 @@ TEST(Cases, CoverTheDifficultiesAndEveryPattern) {
 
 TEST(Cases, FollowTheStagesTilesAndHeadDims) {
   // 128 x 64 tiles: the partial-tile sizes of both (127, 128, 129 and 63, 64, 65); D only 64 and 128.
-  const auto cases = correctness_cases(scope(pattern_bit(PatternKind::kSlidingWindow),
-                                             head_dim_bit(64) | head_dim_bit(128), 128, 64),
-                                       7);
+  const auto cases = correctness_cases(
+      scope(pattern_bit(PatternKind::kSlidingWindow), head_dim_bit(64) | head_dim_bit(128), 128, 64), 7);
   for (int N : {63, 64, 65, 127, 128, 129})
     EXPECT_TRUE(std::any_of(cases.begin(), cases.end(), [N](const CaseSpec& c) { return c.N == N; })) << N;
   EXPECT_TRUE(std::any_of(cases.begin(), cases.end(), [](const CaseSpec& c) { return c.D == 128; }));

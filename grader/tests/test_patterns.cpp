@@ -183,13 +183,23 @@ TEST(TileMask, FullSpanIsTheUnmaskedInterior) {
 TEST(ApplyMask, HidesWhatTheLayoutSaysIsInvisible) {
   // A 2 x 3 fragment whose register e sits at query 10 + e / 3, key 20 + e % 3 (any layout would do).
   float s[2][3] = {{1, 2, 3}, {4, 5, 6}};
-  apply_mask(s, [](int e) { return QueryKey{10 + e / 3, 20 + e % 3}; }, [](int i, int j) { return j - i <= 10; });
+  apply_mask(
+      s,
+      [](int e) {
+        return QueryKey{10 + e / 3, 20 + e % 3};
+      },
+      [](int i, int j) { return j - i <= 10; });
   EXPECT_EQ(s[0][0], 1.f);  // (10, 20): j - i = 10
   EXPECT_EQ(s[0][1], -INFINITY);  // (10, 21)
   EXPECT_EQ(s[1][1], 5.f);  // (11, 21)
   EXPECT_EQ(s[1][2], -INFINITY);  // (11, 22)
   float flat[4] = {1, 1, 1, 1};
-  apply_mask(flat, [](int e) { return QueryKey{e, 3 - e}; }, [](int i, int j) { return i <= j; });
+  apply_mask(
+      flat,
+      [](int e) {
+        return QueryKey{e, 3 - e};
+      },
+      [](int i, int j) { return i <= j; });
   EXPECT_EQ(flat[1], 1.f);
   EXPECT_EQ(flat[2], -INFINITY);
 }

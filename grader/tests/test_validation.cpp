@@ -198,8 +198,8 @@ int32_t call_forward(const Problem& p, const Tensors& t, Workspace ws, std::stri
   char buffer[512] = {};
   g_launched = false;
   // A stage of the sliding window at D = 64 and 128 only.
-  constexpr SwaStageInfo info = {"test_stage", pattern_bit(PatternKind::kSlidingWindow),
-                                 head_dim_bit(64) | head_dim_bit(128), 64, 64, 80, 0};
+  constexpr SwaStageInfo info = {
+      "test_stage", pattern_bit(PatternKind::kSlidingWindow), head_dim_bit(64) | head_dim_bit(128), 64, 64, 80, 0};
   const int32_t status =
       stage_detail::forward(info, workspace_fn, record_launch, &p, &t, ws, nullptr, buffer, sizeof(buffer));
   error = buffer;
@@ -214,7 +214,8 @@ TEST(StageInfo, HeadDimsAndDeviceRequirements) {
   EXPECT_EQ(device_requirement(info), "sm_90a");
   EXPECT_EQ(check_device(info, 90), "");
   EXPECT_EQ(check_device(info, 86), "needs sm_90a; this GPU is sm_86");
-  EXPECT_EQ(check_device(info, 100), "needs sm_90a; this GPU is sm_100") << "arch-specific code runs on its own GPU only";
+  EXPECT_EQ(check_device(info, 100), "needs sm_90a; this GPU is sm_100")
+      << "arch-specific code runs on its own GPU only";
   info.min_compute_capability = 80, info.arch_specific = 0;
   EXPECT_EQ(device_requirement(info), "sm_80 or newer");
   EXPECT_EQ(check_device(info, 120), "");

@@ -130,18 +130,20 @@ size_t workspace_bytes(const swa::Problem&) { return 0; }
 void launch(const swa::Problem& p, const swa::Tensors& t, swa::Workspace, cudaStream_t stream) {
   swa::with_head_dim(p.D, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    launch_tiled<D, sliding_window_attention_tiled<D, float>, sliding_window_attention_tiled<D, CompactElem<D>>>(p, stream, p, t);
+    launch_tiled<D, sliding_window_attention_tiled<D, float>, sliding_window_attention_tiled<D, CompactElem<D>>>(
+        p, stream, p, t);
   });
 }
 
 }  // namespace
 
 // What this stage declares (problem.h, section 6): the grader reads it to choose its cases.
-constexpr SwaStageInfo kStage = {
-    "02_tiled_smem",  // name
-    swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
-    swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
-    swa::kTileM, swa::kTileN,  // query and key tiles
-    80, false};  // the GPU it needs: sm_80 or newer
+constexpr SwaStageInfo kStage = {"02_tiled_smem",  // name
+                                 swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
+                                 swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
+                                 swa::kTileM,
+                                 swa::kTileN,  // query and key tiles
+                                 80,
+                                 false};  // the GPU it needs: sm_80 or newer
 
 SWA_EXPORT_STAGE(kStage, workspace_bytes, launch)

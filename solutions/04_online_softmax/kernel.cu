@@ -58,16 +58,16 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D, Elem>)
       swa::apply_mask(s, score_coord(i0, j0, ty, tx),
                       [&](int i, int j) { return j < p.N && i - p.pattern.left <= j && j <= i + p.pattern.right; });
 
-    // Step 1: the online softmax update of each row r, for this tile's scores s[r][0..3] (base 2):
-    //     m_new = max(m, max of the row's scores in this tile)      (row_max: over the 16 threads)
-    //     alpha = exp2(m - m_new)                                    (how much the old terms shrink)
-    //     P     = exp2(s - m_new)
-    //     l     = l * alpha + (sum of this thread's P)
-    //     o     = o * alpha                  then   m = m_new
-    // and store P with store_p for the P V product below. A row can see no key of a partial tile and
-    // none before it either: then m_new is -infinity and exp2(-inf - -inf) would be NaN. Use 0 in place
-    // of m_new in the two exp2 for such a row: every term is then exp2(-inf) = 0, as it should be.
-    // BEGIN SOLUTION
+      // Step 1: the online softmax update of each row r, for this tile's scores s[r][0..3] (base 2):
+      //     m_new = max(m, max of the row's scores in this tile)      (row_max: over the 16 threads)
+      //     alpha = exp2(m - m_new)                                    (how much the old terms shrink)
+      //     P     = exp2(s - m_new)
+      //     l     = l * alpha + (sum of this thread's P)
+      //     o     = o * alpha                  then   m = m_new
+      // and store P with store_p for the P V product below. A row can see no key of a partial tile and
+      // none before it either: then m_new is -infinity and exp2(-inf - -inf) would be NaN. Use 0 in place
+      // of m_new in the two exp2 for such a row: every term is then exp2(-inf) = 0, as it should be.
+      // BEGIN SOLUTION
 #pragma unroll
     for (int r = 0; r < kRowsPerThread; ++r) {
       float tile_max = s[r][0];
@@ -105,18 +105,20 @@ size_t workspace_bytes(const swa::Problem&) { return 0; }
 void launch(const swa::Problem& p, const swa::Tensors& t, swa::Workspace, cudaStream_t stream) {
   swa::with_head_dim(p.D, [&](auto d) {
     constexpr int D = decltype(d)::value;
-    launch_tiled<D, sliding_window_attention_online<D, float>, sliding_window_attention_online<D, CompactElem<D>>>(p, stream, p, t);
+    launch_tiled<D, sliding_window_attention_online<D, float>, sliding_window_attention_online<D, CompactElem<D>>>(
+        p, stream, p, t);
   });
 }
 
 }  // namespace
 
 // What this stage declares (problem.h, section 6): the grader reads it to choose its cases.
-constexpr SwaStageInfo kStage = {
-    "04_online_softmax",  // name
-    swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
-    swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
-    swa::kTileM, swa::kTileN,  // query and key tiles
-    80, false};  // the GPU it needs: sm_80 or newer
+constexpr SwaStageInfo kStage = {"04_online_softmax",  // name
+                                 swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
+                                 swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
+                                 swa::kTileM,
+                                 swa::kTileN,  // query and key tiles
+                                 80,
+                                 false};  // the GPU it needs: sm_80 or newer
 
 SWA_EXPORT_STAGE(kStage, workspace_bytes, launch)

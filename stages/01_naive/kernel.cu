@@ -69,11 +69,12 @@ void launch(const swa::Problem& p, const swa::Tensors& t, swa::Workspace ws, cud
 }  // namespace
 
 // What this stage declares (problem.h, section 6): the grader reads it to choose its cases.
-constexpr SwaStageInfo kStage = {
-    "01_naive",  // name
-    swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
-    swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
-    kThreadsPerBlock, 1,  // "tiles": a block of 128 queries, one key at a time
-    80, false};  // the GPU it needs: sm_80 or newer
+constexpr SwaStageInfo kStage = {"01_naive",  // name
+                                 swa::pattern_bit(swa::PatternKind::kSlidingWindow),  // patterns
+                                 swa::kAllHeadDims,  // head dimensions: 16, 32, 64, 128
+                                 kThreadsPerBlock,
+                                 1,  // "tiles": a block of 128 queries, one key at a time
+                                 80,
+                                 false};  // the GPU it needs: sm_80 or newer
 
 SWA_EXPORT_STAGE(kStage, workspace_bytes, launch)

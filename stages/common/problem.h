@@ -50,9 +50,7 @@ constexpr int kHeadDims[] = {16, 32, 64, 128};
 constexpr int kMaxHeadDim = 128;
 
 // A bit per head dimension of kHeadDims, for the set a stage supports: 16 -> bit 0, ..., 128 -> bit 3.
-constexpr uint32_t head_dim_bit(int D) {
-  return D == 16 ? 1u : D == 32 ? 2u : D == 64 ? 4u : D == 128 ? 8u : 0u;
-}
+constexpr uint32_t head_dim_bit(int D) { return D == 16 ? 1u : D == 32 ? 2u : D == 64 ? 4u : D == 128 ? 8u : 0u; }
 constexpr uint32_t kAllHeadDims = 0xfu;
 
 // Limits that keep every index of a valid problem inside 32-bit integers on the GPU:
@@ -264,9 +262,12 @@ struct TileMask {
     TileSpan span;
     for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) {
       const bool full = classify(m, n) == TileClass::kFull;
-      if (full && span.empty()) span.first = span.last = n;
-      else if (full && n == span.last + 1) span.last = n;
-      else if (!span.empty()) break;
+      if (full && span.empty())
+        span.first = span.last = n;
+      else if (full && n == span.last + 1)
+        span.last = n;
+      else if (!span.empty())
+        break;
     }
     return span;
   }
@@ -386,7 +387,7 @@ struct TileMask {
 //     swa::apply_mask(s, tiles::score_coord(i0, j0, ty, tx), [&](int i, int j) { return mask.visible(i, j); });
 template <int kCount, class Coord, class Visible>
 SWA_HD void apply_mask(float (&fragment)[kCount], Coord coord, Visible visible) {
-SWA_UNROLL
+  SWA_UNROLL
   for (int e = 0; e < kCount; ++e) {
     const QueryKey at = coord(e);
     if (!visible(at.i, at.j)) fragment[e] = -INFINITY;
@@ -394,13 +395,12 @@ SWA_UNROLL
 }
 template <int kRows, int kCols, class Coord, class Visible>
 SWA_HD void apply_mask(float (&fragment)[kRows][kCols], Coord coord, Visible visible) {
-SWA_UNROLL
-  for (int r = 0; r < kRows; ++r)
-SWA_UNROLL
-    for (int c = 0; c < kCols; ++c) {
-      const QueryKey at = coord(r * kCols + c);
-      if (!visible(at.i, at.j)) fragment[r][c] = -INFINITY;
-    }
+  SWA_UNROLL
+  for (int r = 0; r < kRows; ++r) SWA_UNROLL
+  for (int c = 0; c < kCols; ++c) {
+    const QueryKey at = coord(r * kCols + c);
+    if (!visible(at.i, at.j)) fragment[r][c] = -INFINITY;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -534,7 +534,8 @@ enum SwaStatus : int32_t {
   kSwaUnsupported = 2,  // the stage does not implement this pattern or this head dimension
   kSwaCudaError = 3,  // a CUDA call or launch failed
   kSwaInternalError = 4,  // anything else the launcher threw
-  kSwaUnsupportedDevice = 5,  // this GPU is older than the stage needs, or not the arch-specific target it was built for
+  kSwaUnsupportedDevice =
+      5,  // this GPU is older than the stage needs, or not the arch-specific target it was built for
   kSwaLaunchRejected = 6,  // the launch configuration does not fit this GPU (shared memory, threads, registers)
 };
 
@@ -599,8 +600,8 @@ inline std::string check_device(const SwaStageInfo& info, int cc) {
 // "" when the stage declares this head dimension and pattern, else what it does not implement.
 inline std::string check_supported(const SwaStageInfo& info, const Problem& p) {
   if ((info.head_dims & head_dim_bit(p.D)) == 0)
-    return std::string("stage ") + info.name + " does not support D = " + std::to_string(p.D) + ": it supports D = " +
-           head_dims_text(info.head_dims);
+    return std::string("stage ") + info.name + " does not support D = " + std::to_string(p.D) +
+           ": it supports D = " + head_dims_text(info.head_dims);
   if ((info.patterns & pattern_bit(p.pattern.kind)) == 0)
     return std::string("stage ") + info.name + " does not implement the " + pattern_name(p.pattern.kind) + " pattern";
   return "";

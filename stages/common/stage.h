@@ -74,7 +74,8 @@ int32_t forward(const SwaStageInfo& info, WorkspaceFn workspace_bytes, LaunchFn 
                       ": this problem needs " + std::to_string(needed) + " bytes",
                   error, capacity);
     why = check_device(info, compute_capability());
-    if (!why.empty()) return fail(kSwaUnsupportedDevice, std::string("stage ") + info.name + " " + why, error, capacity);
+    if (!why.empty())
+      return fail(kSwaUnsupportedDevice, std::string("stage ") + info.name + " " + why, error, capacity);
     launch(*p, *t, ws, stream);
   } catch (const CudaError& e) {
     return fail(kSwaCudaError, e.what(), error, capacity);
@@ -105,15 +106,15 @@ size_t workspace(WorkspaceFn workspace_bytes, const Problem* p) {
 }  // namespace stage_detail
 }  // namespace swa
 
-#define SWA_EXPORT_STAGE(INFO, WORKSPACE_FN, LAUNCH_FN)                                                     \
-  static size_t swa_stage_workspace_bytes_(const swa::Problem* p) {                                       \
-    return swa::stage_detail::workspace(WORKSPACE_FN, p);                                                 \
-  }                                                                                                       \
-  static int32_t swa_stage_forward_(const swa::Problem* p, const swa::Tensors* t, swa::Workspace ws,      \
-                                    cudaStream_t stream, char* error, size_t capacity) {                  \
-    return swa::stage_detail::forward(INFO, WORKSPACE_FN, LAUNCH_FN, p, t, ws, stream, error, capacity);  \
-  }                                                                                                       \
-  extern "C" __attribute__((visibility("default"))) const SwaStageApi* swa_stage_api(void) {              \
+#define SWA_EXPORT_STAGE(INFO, WORKSPACE_FN, LAUNCH_FN)                                                      \
+  static size_t swa_stage_workspace_bytes_(const swa::Problem* p) {                                          \
+    return swa::stage_detail::workspace(WORKSPACE_FN, p);                                                    \
+  }                                                                                                          \
+  static int32_t swa_stage_forward_(const swa::Problem* p, const swa::Tensors* t, swa::Workspace ws,         \
+                                    cudaStream_t stream, char* error, size_t capacity) {                     \
+    return swa::stage_detail::forward(INFO, WORKSPACE_FN, LAUNCH_FN, p, t, ws, stream, error, capacity);     \
+  }                                                                                                          \
+  extern "C" __attribute__((visibility("default"))) const SwaStageApi* swa_stage_api(void) {                 \
     static const SwaStageApi api = {kSwaAbiVersion, INFO, &swa_stage_workspace_bytes_, &swa_stage_forward_}; \
-    return &api;                                                                                          \
+    return &api;                                                                                             \
   }

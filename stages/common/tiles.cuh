@@ -158,13 +158,13 @@ __device__ void write_vec(float* dst, const float* regs) {
 // rather than spill. The compact tiles run where shared memory is small (99 KB on an RTX 3090): one block.
 constexpr int kSharedMemoryPerSM = 228 * 1024;
 template <int D, class Elem = float>
-constexpr int kBlocksPerSM =
-    std::is_same_v<Elem, float> && 2 * SharedTiles<D, Elem>::bytes() <= kSharedMemoryPerSM ? 2 : 1;
+constexpr int kBlocksPerSM = std::is_same_v<Elem, float> && 2 * SharedTiles<D, Elem>::bytes() <= kSharedMemoryPerSM ? 2
+                                                                                                                    : 1;
 
 // s[r][c] = sum_d Q[ty + 16r][d] * K[tx + 16c][d]: this thread's 4 x 4 piece of S = Q K^T.
 template <int D, class Elem>
-__device__ void tile_scores(float (&s)[kRowsPerThread][kKeysPerThread], const Elem* q_tile, const Elem* k_tile,
-                            int ty, int tx) {
+__device__ void tile_scores(float (&s)[kRowsPerThread][kKeysPerThread], const Elem* q_tile, const Elem* k_tile, int ty,
+                            int tx) {
   constexpr int kStride = TileShape<D, Elem>::kRowStride;
 #pragma unroll
   for (int r = 0; r < kRowsPerThread; ++r)

@@ -20,6 +20,7 @@ void launch_one_too_far(const swa::Problem& p, const swa::Tensors& t, swa::Works
 
 }  // namespace
 
-constexpr SwaStageInfo kOffByOne = {"04_off_by_one", kStage.patterns, kStage.head_dims, kStage.tile_m,
-                                    kStage.tile_n, kStage.min_compute_capability, kStage.arch_specific};
+constexpr SwaStageInfo kOffByOne = {"04_off_by_one",     kStage.patterns, kStage.head_dims,
+                                    kStage.tile_m,       kStage.tile_n,   kStage.min_compute_capability,
+                                    kStage.arch_specific};
 SWA_EXPORT_STAGE(kOffByOne, workspace_bytes, launch_one_too_far)

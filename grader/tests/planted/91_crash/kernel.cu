@@ -15,6 +15,7 @@ void launch(const swa::Problem&, const swa::Tensors& t, swa::Workspace, cudaStre
 
 }  // namespace
 
-constexpr SwaStageInfo kStage = {"91_crash", swa::pattern_bit(swa::PatternKind::kSlidingWindow), swa::kAllHeadDims,
-                                  swa::kTileM, swa::kTileN, 80, false};
+constexpr SwaStageInfo kStage = {
+    "91_crash", swa::pattern_bit(swa::PatternKind::kSlidingWindow), swa::kAllHeadDims, swa::kTileM, swa::kTileN, 80,
+    false};
 SWA_EXPORT_STAGE(kStage, no_workspace, launch)

@@ -17,6 +17,7 @@ void launch(const swa::Problem&, const swa::Tensors&, swa::Workspace, cudaStream
 
 }  // namespace
 
-constexpr SwaStageInfo kStage = {"92_hang", swa::pattern_bit(swa::PatternKind::kSlidingWindow), swa::kAllHeadDims,
-                                  swa::kTileM, swa::kTileN, 80, false};
+constexpr SwaStageInfo kStage = {
+    "92_hang", swa::pattern_bit(swa::PatternKind::kSlidingWindow), swa::kAllHeadDims, swa::kTileM, swa::kTileN, 80,
+    false};
 SWA_EXPORT_STAGE(kStage, no_workspace, launch)
