@@ -137,5 +137,37 @@ TEST(GradePlanted, FaultsCostTheirOwnStageAndSayWhy) {
   EXPECT_DOUBLE_EQ(good["score"].get<double>(), good["max_score"].get<double>()) << run.output;
 }
 
+// The grader follows what a stage declares: the toy stage's 128 x 64 tiles set its partial-tile cases and
+// its speed bound, only its D = 64 is tested; a stage for a GPU this machine is not is skipped, saying so.
+TEST(GradeStageInterface, TilesHeadDimsAndGpuFromTheDeclaration) {
+  REQUIRE_GPU();
+  const GradeRun run = run_grade("engines", "--variant planted 98_toy_tiles 99_future_gpu");
+  ASSERT_TRUE(run.report.is_object()) << run.output;
+
+  const json& toy = stage_of(run, "98_toy_tiles");
+  EXPECT_EQ(toy["status"], "graded") << toy.value("message", "");
+  const json& correctness = check_of(toy, "correctness");
+  EXPECT_DOUBLE_EQ(correctness["score"].get<double>(), correctness["max_score"].get<double>()) << run.output;
+  bool n127 = false, n129 = false;
+  for (const json& c : correctness["cases"]) {
+    EXPECT_EQ(c["D"], 64) << c["name"];
+    n127 = n127 || c["N"] == 127;
+    n129 = n129 || c["N"] == 129;
+  }
+  EXPECT_TRUE(n127 && n129) << "the partial-tile cases of a 128-query tile";
+  for (const json& m : check_of(toy, "speed")["measurements"]) {
+    if (!m.contains("tile_bound")) continue;
+    EXPECT_EQ(m["tiles"], "128x64");
+    // At N = 4096, W = 128 a query tile of 128 sees at most 6 of the 64 key tiles of 64 (keys i0 - 128 ..
+    // i0 + 255): the busiest-block bound is 64 / 6, where 64 x 64 tiles would give 64 / 5.
+    if (m["N"] == 4096) EXPECT_NEAR(m["tile_bound"].get<double>(), 64.0 / 6.0, 1e-6) << m.dump();
+  }
+
+  const json& future = stage_of(run, "99_future_gpu");
+  EXPECT_EQ(future["status"], "skipped");
+  EXPECT_NE(future["message"].get<std::string>().find("needs sm_100a"), std::string::npos) << future["message"];
+  EXPECT_EQ(run.output.find("out-of-bounds"), std::string::npos) << "no misleading hint for a skipped stage";
+}
+
 }  // namespace
 }  // namespace swa

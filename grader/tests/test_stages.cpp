@@ -6,6 +6,7 @@
 // skips and says why; with one, none can pass without running a kernel.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -81,7 +82,7 @@ int check_case(const Case& c, const std::vector<std::string>& names, bool twice 
   int ran = 0;
   for (const std::string& name : names) {
     const StageLibrary& stage = load("solution", name);
-    if (!stage.supports(c.spec.kind)) continue;
+    if (!stage.supports(c.spec.kind) || !stage.supports_head_dim(c.D)) continue;  // what it declares, only
     const size_t ws = stage.api().workspace_bytes(&host_problem);
     DeviceProblem gpu(host_problem, c.spec, ws);
     gpu.upload(in);
@@ -213,6 +214,82 @@ TEST(Solutions, RefuseUnsupportedPatternsAndBadArguments) {
     EXPECT_EQ(stage.api().forward(&bad, &t, gpu.workspace(), nullptr, message, sizeof(message)), kSwaInvalidArgument);
     EXPECT_NE(std::string(message).find("D = 48"), std::string::npos) << name << ": " << message;
   }
+}
+
+// A GPU with 99 KB of shared memory per block (RTX 3090, sm_86): every stage still runs at every head
+// dimension it declares, within that limit. SWA_SHARED_MEMORY_LIMIT (launch.h) lowers this GPU's limit
+// for the stages, which enforce it on their own launches: a stage succeeds under the cap only if it
+// launched a configuration that fits (the float tiles at D = 128 take 118,784 bytes and are refused).
+class SharedMemoryCap {
+ public:
+  explicit SharedMemoryCap(int bytes) { setenv("SWA_SHARED_MEMORY_LIMIT", std::to_string(bytes).c_str(), 1); }
+  ~SharedMemoryCap() { unsetenv("SWA_SHARED_MEMORY_LIMIT"); }
+};
+
+TEST(Solutions, FitA99KBGpu) {
+  REQUIRE_GPU();
+  const SharedMemoryCap cap(99 * 1024);
+  int ran = 0;
+  for (int N : {1, 63, 65, 1013, 2048})
+    for (int D : {64, 128})
+      for (const char* family : {"sliding", "causal"})
+        ran += check_case({1, 2, N, D, default_scale(D), family_pattern(family, N, 128, 3), 1.0f, 17u + N + D},
+                          solution_names());
+  EXPECT_GT(ran, 0);
+}
+
+TEST(Solutions, ReportARejectedLaunchConfiguration) {
+  REQUIRE_GPU();
+  const SharedMemoryCap cap(16 * 1024);  // less than any tiled stage needs at D = 128
+  const PatternSpec spec = PatternSpec::sliding(32);
+  Case c{1, 1, 200, 128, default_scale(128), spec};
+  const Problem p = c.problem();
+  int rejected = 0;
+  for (const std::string& name : solution_names()) {
+    const StageLibrary& stage = load("solution", name);
+    if (!stage.supports_head_dim(128)) continue;
+    DeviceProblem gpu(p, spec, stage.api().workspace_bytes(&p));
+    gpu.upload(random_inputs(p, 3));
+    std::string error;
+    const int32_t status = gpu.run(stage.api(), nullptr, &error);
+    if (status == kSwaOk) continue;  // a stage that needs little shared memory (stage 01 needs none)
+    EXPECT_EQ(status, kSwaLaunchRejected) << name << ": " << error;
+    EXPECT_NE(error.find("launch configuration rejected"), std::string::npos) << name << ": " << error;
+    EXPECT_NE(error.find("this GPU allows 16384"), std::string::npos) << name << ": " << error;
+    ++rejected;
+  }
+  EXPECT_GE(rejected, 3) << "stages 02-05 keep shared tiles: each must refuse, saying why";
+}
+
+// A stage built for another GPU refuses with its own status, and the toy stage of other tiles runs.
+TEST(StageInterface, DeviceRequirementsAndDeclaredHeadDims) {
+  REQUIRE_GPU();
+  const PatternSpec spec = PatternSpec::sliding(40);
+  Case c{2, 3, 300, 64, default_scale(64), spec};
+  const Problem p = c.problem();
+  const HostInputs in = random_inputs(p, 11);
+  const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
+
+  const StageLibrary future(stage_path(SWA_STAGE_DIR, "planted", "99_future_gpu"));
+  DeviceProblem gpu(p, spec, 0);
+  gpu.upload(in);
+  gpu.poison_output();
+  std::string error;
+  EXPECT_EQ(gpu.run(future.api(), nullptr, &error), kSwaUnsupportedDevice) << error;
+  EXPECT_NE(error.find("needs sm_100a"), std::string::npos) << error;
+
+  const StageLibrary toy(stage_path(SWA_STAGE_DIR, "planted", "98_toy_tiles"));
+  EXPECT_EQ(toy.info().tile_m, 128);
+  gpu.poison_output();
+  ASSERT_EQ(gpu.run(toy.api(), nullptr, &error), kSwaOk) << error;
+  EXPECT_TRUE(compare_output(p, gpu.output(), ref.o, value_scale(in.v)).passed());
+
+  Problem other = gpu.problem();
+  other.D = 32;  // a head dimension the kit knows and the toy does not declare
+  const Tensors t = gpu.tensors();
+  char message[256] = {};
+  EXPECT_EQ(toy.api().forward(&other, &t, gpu.workspace(), nullptr, message, sizeof(message)), kSwaUnsupported);
+  EXPECT_NE(std::string(message).find("supports D = 64"), std::string::npos) << message;
 }
 
 // The starters as handed out compile, run, and write nothing: the grader reports them as not
