@@ -74,6 +74,10 @@ function(swa_add_stage variant folder)
   endif()
   set_property(GLOBAL APPEND PROPERTY SWA_STAGE_TARGETS ${target})
   set_property(GLOBAL APPEND PROPERTY SWA_STAGES_${variant} ${stage})
+  # The CUDA-core stages can also be checked on the CPU (grader/cpu).
+  if(number IN_LIST SWA_CPU_CHECK_STAGES AND NOT variant STREQUAL "planted")
+    swa_add_cpu_stage(${variant} "${folder}" NAME ${stage})
+  endif()
 endfunction()
 
 # swa_add_stages(<variant> <folder>): every numbered subfolder with a kernel.cu (01_naive, 02_...).
@@ -85,4 +89,42 @@ function(swa_add_stages variant folder)
       swa_add_stage(${variant} "${dir}")
     endif()
   endforeach()
+endfunction()
+
+# swa_add_cpu_stage(<variant> <folder> [NAME <name>] [PLANT <fault>]): the same kernel.cu compiled for the
+# host, for the CPU check (grader/cpu), into ${CMAKE_BINARY_DIR}/stages/cpu-<variant>/<stage>.so. PLANT
+# names a fault of grader/cpu/host_source.py to plant (for the CPU check's own tests).
+# Not part of `all`: a kernel.cu that the host cannot compile must never stop the GPU build; the target
+# cpu_stages builds them.
+function(swa_add_cpu_stage variant folder)
+  cmake_parse_arguments(PARSE_ARGV 2 arg "" "NAME;PLANT" "")
+  get_filename_component(stage "${folder}" NAME)
+  if(arg_NAME)
+    set(stage "${arg_NAME}")
+  endif()
+  set(source "${CMAKE_BINARY_DIR}/cpu-sources/${variant}/${stage}.cpp")
+  set(plant "")
+  if(arg_PLANT)
+    set(plant --plant ${arg_PLANT})
+  endif()
+  add_custom_command(
+    OUTPUT "${source}"
+    COMMAND ${Python3_EXECUTABLE} "${PROJECT_SOURCE_DIR}/grader/cpu/host_source.py" "${folder}/kernel.cu" "${source}"
+            ${plant}
+    DEPENDS "${folder}/kernel.cu" "${PROJECT_SOURCE_DIR}/grader/cpu/host_source.py"
+    COMMENT "Rewriting ${variant} ${stage} for the CPU check"
+    VERBATIM)
+  set(target swa_cpu_${variant}_${stage})
+  add_library(${target} MODULE EXCLUDE_FROM_ALL "${source}")
+  add_dependencies(${target} swa_cpu_common)
+  target_include_directories(${target} BEFORE PRIVATE "${CMAKE_BINARY_DIR}/cpu-common")
+  target_link_libraries(${target} PRIVATE swa_cpu_shim)
+  target_compile_options(${target} PRIVATE -include "${PROJECT_SOURCE_DIR}/grader/cpu/cuda_cpu.h"
+                                           -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter)
+  set_target_properties(${target} PROPERTIES
+    OUTPUT_NAME "${stage}"
+    PREFIX ""
+    LIBRARY_OUTPUT_DIRECTORY "${SWA_STAGE_OUTPUT_DIR}/cpu-${variant}"
+    CXX_VISIBILITY_PRESET hidden)
+  set_property(GLOBAL APPEND PROPERTY SWA_CPU_STAGE_TARGETS ${target})
 endfunction()
