@@ -24,6 +24,7 @@ import math
 import pathlib
 import subprocess
 import sys
+import traceback
 
 SCHEMA = "swa-torch-bench/1"
 # The exercise's shapes (one head: latency) and shapes that fill an H200 (throughput).
@@ -266,6 +267,7 @@ def bench_shape(args, lib, stages, timer, pattern, canonical, q, k, v, group, cc
             else:
                 library = libraries.sdpa_full(method.split("_")[1], scale)
         except Exception as e:  # noqa: BLE001 - a library that cannot run here is reported, not fatal
+            traceback.print_exc()
             results.append(make_result(**common, method=method, name=LABELS[method], status="unavailable",
                                        reason=f"{type(e).__name__}: {e}", anchor_ms=anchors.get(method)))
             continue
@@ -282,6 +284,7 @@ def bench_shape(args, lib, stages, timer, pattern, canonical, q, k, v, group, cc
             got = call()  # FlexAttention's first call of a shape compiles it
             torch.cuda.synchronize(q.device)
         except Exception as e:  # noqa: BLE001 - reported with the method's name; a stage's is a failure
+            traceback.print_exc()
             results.append(make_result(**about, status="error" if method == "stage" else "unavailable",
                                        reason=f"{type(e).__name__}: {e}"))
             continue
