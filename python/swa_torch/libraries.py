@@ -49,9 +49,8 @@ def compiled_flex_attention():
         from torch.nn.attention.flex_attention import flex_attention
 
         config = torch._dynamo.config
-        for name in ("recompile_limit", "cache_size_limit"):  # the name changed between releases
-            if hasattr(config, name):
-                setattr(config, name, max(getattr(config, name), _RECOMPILE_LIMIT))
+        name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"  # renamed in 2.6
+        setattr(config, name, max(getattr(config, name), _RECOMPILE_LIMIT))
         _compiled_flex = torch.compile(flex_attention, dynamic=False)
     return _compiled_flex
 
