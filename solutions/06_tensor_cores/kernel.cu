@@ -221,11 +221,12 @@ __global__ void __launch_bounds__(Block<D, kWarps, kStages>::kThreads, Block<D, 
   const int end = block_mask.num_key_tiles();
   const auto visible = [&](int i, int j) { return i < p.N && block_mask.visible(i, j); };
 
-  // Key tile `n` goes into stage slot % kStages; `ahead` is the next tile to load.
-  const auto load_key_tile = [&](int n, int slot) {
+  // The walk's key tile number `slot` (counting from 0), `tile`, goes into stage slot % kStages; `ahead` is
+  // the next tile to load.
+  const auto load_key_tile = [&](int tile, int slot) {
     __half* stage = stages + (slot % kStages) * B::kStageHalves;
-    load_tile_async<D, kKeys, B::kThreads>(stage, k_head, n * kKeys, p.N);
-    load_tile_async<D, kKeys, B::kThreads>(stage + B::kTileHalves, v_head, n * kKeys, p.N);
+    load_tile_async<D, kKeys, B::kThreads>(stage, k_head, tile * kKeys, p.N);
+    load_tile_async<D, kKeys, B::kThreads>(stage + B::kTileHalves, v_head, tile * kKeys, p.N);
   };
   int n = block_mask.first_key_tile(block), ahead = n;
 
