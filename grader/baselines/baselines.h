@@ -6,6 +6,8 @@
 //
 //   "cuda_core"  stages 03-05: 64 x 64 tiles, 256 threads, fp32 shared tiles, one-pass online softmax
 //                (cuda_core.cu)
+//   "mma"        stages 06-07: 64 x 64 tiles, 4 warps of 16 rows, mma.sync.m16n8k16, cp.async three
+//                deep, online softmax on the accumulators (mma.cu; sm_80 or newer)
 //
 // The rubric names each stage's baseline (rubric.h, speed_baseline). Each is frozen: it includes only
 // the problem contract (problem.h, cuda_check.h), never the headers the stages build on (tiles.cuh,
@@ -26,6 +28,6 @@ constexpr int kBaselineHeadDim = 64;
 const SwaStageApi& full_attention_baseline(const std::string& engine);
 
 // The baselines' names, for messages and rubric checks.
-const char* const kBaselineNames[] = {"cuda_core"};
+const char* const kBaselineNames[] = {"cuda_core", "mma"};
 
 }  // namespace swa
