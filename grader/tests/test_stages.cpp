@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines/baselines.h"
 #include "compare.h"
 #include "device.h"
 #include "gpu_test.h"
@@ -214,6 +215,36 @@ TEST(Solutions, RefuseUnsupportedPatternsAndBadArguments) {
     EXPECT_EQ(stage.api().forward(&bad, &t, gpu.workspace(), nullptr, message, sizeof(message)), kSwaInvalidArgument);
     EXPECT_NE(std::string(message).find("D = 48"), std::string::npos) << name << ": " << message;
   }
+}
+
+// Grids large enough for the stages' many-head configurations (stage 06 switches to blocks of two query
+// tiles once the grid fills the GPU), at every head dimension.
+TEST(Solutions, ManyHeadsFillTheGpu) {
+  REQUIRE_GPU();
+  for (int D : kHeadDims)
+    for (const char* family : {"sliding", "causal"})
+      check_case({4, 16, 1100, D, default_scale(D), family_pattern(family, 1100, 100, D), 1.0f, 7u + D},
+                 solution_names());
+}
+
+// The speed check's yardsticks are right too: full attention, every key, whatever the pattern says.
+TEST(Baselines, MatchTheReferenceAtFullAttention) {
+  REQUIRE_GPU();
+  for (const char* name : kBaselineNames)
+    for (int N : {1, 63, 65, 1013}) {
+      const PatternSpec full = PatternSpec::sliding(N);
+      Case c{2, 3, N, kBaselineHeadDim, default_scale(kBaselineHeadDim), full, 1.0f, 5u + N};
+      const Problem p = c.problem();
+      const HostInputs in = random_inputs(p, c.seed);
+      const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
+      DeviceProblem gpu(p, PatternSpec::sliding(1), 0);  // the baseline ignores the pattern
+      gpu.upload(in);
+      gpu.poison_output();
+      std::string error;
+      ASSERT_EQ(gpu.run(full_attention_baseline(name), nullptr, &error), kSwaOk) << name << ": " << error;
+      const Comparison cmp = compare_output(p, gpu.output(), ref.o, value_scale(in.v));
+      EXPECT_TRUE(cmp.passed()) << name << " N=" << N << ": " << cmp.summary();
+    }
 }
 
 // A GPU with 99 KB of shared memory per block (RTX 3090, sm_86): every stage still runs at every head
