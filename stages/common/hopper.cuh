@@ -146,7 +146,11 @@ inline CUtensorMap encode_tensor_map(const void* base, CUtensorMapDataType type,
   static PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult found{};
+#if CUDART_VERSION >= 12050
     SWA_CUDA_CHECK(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
+#else
+    SWA_CUDA_CHECK(cudaGetDriverEntryPoint("cuTensorMapEncodeTiled", &fn, cudaEnableDefault, &found));
+#endif
     if (found != cudaDriverEntryPointSuccess || fn == nullptr)
       throw std::runtime_error("cuTensorMapEncodeTiled is not available: the NVIDIA driver is older than CUDA 12.0");
     return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
