@@ -29,9 +29,13 @@ StageRubric default_stage_rubric(const std::string& name) {
   if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128";
   // The CUDA-core stages' bounds count the exercise's 64 x 64 tiles, whatever a stage declares.
   if (number == "03" || number == "04" || number == "05") r.speed_tile_m = r.speed_tile_n = 64;
-  // Stage 06 against the tensor-core baseline, on 64 x 64 tiles too. Provisional target: to be set on the
-  // H200 so that the solution clears it with margin and a kernel at stage 04's speed does not.
-  if (number == "06") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.5;
+  // The tensor-core stages against the tensor-core baseline ("mma"), on 64 x 64 tiles too. Stage 06, measured
+  // on the H200: speedups 1.12x, 1.88x, 3.03x on one head (N = 512, 1024, 2048) and 9.11x at B*H = 64,
+  // N = 4096; 0.4 of the bound (0.64x, 1.28x, 2.56x, 5.12x) leaves it 18% or more of margin, while a kernel
+  // at stage 04's speed (about 1.0x and 1.6x there) earns almost nothing.
+  if (number == "06") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.4;
+  // Stage 07 (Hopper): provisional until it is measured on the H200.
+  if (number == "07") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.6;
   return r;
 }
 

@@ -1,0 +1,574 @@
+// test_hopper_gpu.cpp: the building blocks of stage 07 (stages/common/hopper.cuh), one at a time, on the GPU.
+//
+// Each test checks one layer against the CPU, so that one run says which layer is wrong:
+//   Mbarrier.*          phases and parities of mbarrier.init / arrive / try_wait.parity
+//   TmaLoad.*           a box of a 3-D tensor map lands in shared memory 128B-swizzled, completing on an
+//                       mbarrier whose expect_tx counts the whole box; rows past the tensor's end are zeros
+//                       (not the next head's rows)
+//   TmaStore.*          an fp32 box leaves shared memory for global memory; rows past the end are skipped
+//   WgmmaSS.*           S = Q K^T with both operands K-major and 128B-swizzled in shared memory (written
+//                       with ordinary stores, no TMA): one k-step, 4 k-steps (32-byte descriptor steps), 8
+//                       k-steps over two column blocks; and the accumulator layout (AccumulatorCoord)
+//   WgmmaRS.*           O = P V with P in registers (the A fragment) and V N-major in shared memory: one
+//                       k-step, then P converted from an accumulator as stage 07 does, over 64 keys, D = 128
+//   Together.*          TMA loads feeding wgmma: the swizzle TMA writes is the one the descriptor reads
+//   Stage07.*           the solution stage on shapes with so many heads that each block streams a band of
+//                       many query tiles (the suite's correctness shapes fit in one wave of one-tile blocks)
+// Built for sm_90a; every test skips, saying why, without a GPU or on a GPU other than sm_90. A wait that
+// never completes is reported as such (bounded waits), never a hang.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "compare.h"
+#include "device.h"
+#include "gpu_test.h"
+#include "hopper.cuh"
+#include "inputs.h"
+#include "pattern_spec.h"
+#include "stage_library.h"
+
+namespace swa {
+namespace {
+
+using namespace hopper;
+
+// Skips unless the GPU is an sm_90 (H100, H200): the kernels here are built for sm_90a alone.
+#define REQUIRE_SM90()                                                                                                 \
+  do {                                                                                                                 \
+    REQUIRE_GPU();                                                                                                     \
+    int device_ = 0, major_ = 0, minor_ = 0;                                                                           \
+    ASSERT_EQ(cudaGetDevice(&device_), cudaSuccess);                                                                   \
+    ASSERT_EQ(cudaDeviceGetAttribute(&major_, cudaDevAttrComputeCapabilityMajor, device_), cudaSuccess);               \
+    ASSERT_EQ(cudaDeviceGetAttribute(&minor_, cudaDevAttrComputeCapabilityMinor, device_), cudaSuccess);               \
+    if (major_ != 9 || minor_ != 0)                                                                                    \
+      GTEST_SKIP() << "needs sm_90a (H100, H200) for TMA, wgmma and mbarrier tx; this GPU is sm_" << major_ << minor_; \
+  } while (0)
+
+// Device memory for one test.
+template <class T>
+struct Buffer {
+  T* ptr = nullptr;
+  size_t count = 0;
+  explicit Buffer(size_t n) : count(n) { EXPECT_EQ(cudaMalloc(&ptr, n * sizeof(T)), cudaSuccess); }
+  Buffer(const std::vector<T>& host) : Buffer(host.size()) {
+    EXPECT_EQ(cudaMemcpy(ptr, host.data(), count * sizeof(T), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  ~Buffer() { cudaFree(ptr); }
+  std::vector<T> download() const {
+    std::vector<T> host(count);
+    EXPECT_EQ(cudaMemcpy(host.data(), ptr, count * sizeof(T), cudaMemcpyDeviceToHost), cudaSuccess);
+    return host;
+  }
+};
+
+// Launch-and-wait, with the kernel's error (if any) in the failure message.
+#define LAUNCHED(what)                                                                             \
+  do {                                                                                             \
+    const cudaError_t launch_ = cudaGetLastError();                                                \
+    ASSERT_EQ(launch_, cudaSuccess) << what << ": launch failed: " << cudaGetErrorString(launch_); \
+    const cudaError_t run_ = cudaDeviceSynchronize();                                              \
+    ASSERT_EQ(run_, cudaSuccess) << what << ": the kernel failed: " << cudaGetErrorString(run_);   \
+  } while (0)
+
+// The first few differences between `got` and `want`, with a name for each index: "" when none.
+template <class Name>
+std::string differences(const std::vector<float>& got, const std::vector<float>& want, Name name, float tol = 0.f) {
+  std::ostringstream out;
+  int wrong = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const bool same = std::isnan(want[i]) ? std::isnan(got[i]) : std::fabs(got[i] - want[i]) <= tol;
+    if (same) continue;
+    if (wrong < 8) out << "\n  " << name(i) << ": expected " << want[i] << ", got " << got[i];
+    ++wrong;
+  }
+  if (wrong == 0) return "";
+  return std::to_string(wrong) + " of " + std::to_string(want.size()) + " elements wrong, the first:" + out.str();
+}
+
+// fp16 values that are small integers: every product and sum below is exact in fp32.
+std::vector<float> small_integers(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> pick(-3, 3);
+  std::vector<float> v(n);
+  for (float& x : v) x = static_cast<float>(pick(rng));
+  return v;
+}
+std::vector<__half> to_half(const std::vector<float>& v) {
+  std::vector<__half> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = __float2half(v[i]);
+  return h;
+}
+
+// A 1024-aligned view of dynamic shared memory (the swizzle's period; the kernels ask for 1 KB more).
+__device__ unsigned char* aligned_smem() {
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t misalign = smem_address(smem_raw) % kSwizzleAtomBytes;
+  return smem_raw + (kSwizzleAtomBytes - misalign) % kSwizzleAtomBytes;
+}
+
+// A wait that gives up: false after about a second of polling.
+__device__ bool wait_bounded(uint64_t* bar, uint32_t parity) {
+  for (int i = 0; i < (1 << 20); ++i)
+    if (mbarrier_try_wait(bar, parity)) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// mbarrier
+// ---------------------------------------------------------------------------------------------------
+
+// answers[k]: what try_wait said at step k (1 true, 0 false, -1 the bounded wait timed out).
+__global__ void mbarrier_phases(int* answers) {
+  __shared__ uint64_t bar;
+  if (threadIdx.x == 0) {
+    mbarrier_init(&bar, blockDim.x);
+    fence_barrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    answers[0] = mbarrier_try_wait(&bar, 1);  // fresh: "phase -1" (parity 1) counts as completed
+    answers[1] = mbarrier_try_wait(&bar, 0);  // phase 0 is not complete
+  }
+  __syncthreads();
+  mbarrier_arrive(&bar);  // every thread: phase 0 completes
+  const bool done0 = wait_bounded(&bar, 0);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    answers[2] = done0 ? 1 : -1;
+    answers[3] = mbarrier_try_wait(&bar, 0);  // phase 0 completed
+    answers[4] = mbarrier_try_wait(&bar, 1);  // phase 1, the current one, is not
+  }
+  __syncthreads();
+  mbarrier_arrive(&bar);  // phase 1 completes
+  const bool done1 = wait_bounded(&bar, 1);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    answers[5] = done1 ? 1 : -1;
+    answers[6] = mbarrier_try_wait(&bar, 1);  // phase 1 completed
+    answers[7] = mbarrier_try_wait(&bar, 0);  // phase 2 (parity 0) is the current one: not complete
+  }
+}
+
+TEST(Mbarrier, PhasesAlternateParity) {
+  REQUIRE_SM90();
+  Buffer<int> answers(8);
+  mbarrier_phases<<<1, 128>>>(answers.ptr);
+  LAUNCHED("mbarrier_phases");
+  const std::vector<int> got = answers.download();
+  const int want[8] = {1, 0, 1, 1, 0, 1, 1, 0};
+  const char* what[8] = {"a fresh barrier: try_wait(parity 1)",
+                         "a fresh barrier: try_wait(parity 0)",
+                         "after 128 arrivals: the wait for phase 0 completed (-1: timed out)",
+                         "after phase 0: try_wait(0)",
+                         "after phase 0: try_wait(1)",
+                         "after 128 more arrivals: the wait for phase 1 completed (-1: timed out)",
+                         "after phase 1: try_wait(1)",
+                         "after phase 1: try_wait(0)"};
+  for (int k = 0; k < 8; ++k) EXPECT_EQ(got[k], want[k]) << what[k];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TMA loads and stores
+// ---------------------------------------------------------------------------------------------------
+
+// Loads the 64 x 64 fp16 box at (col, row, outer) of `map` with one TMA copy, expecting the full box's bytes,
+// and copies the shared memory out byte for byte (still swizzled). status: 1 landed, -1 timed out.
+__global__ void tma_load_box(const __grid_constant__ CUtensorMap map, int col, int row, int outer, __half* out,
+                             int* status) {
+  unsigned char* smem = aligned_smem();
+  __half* tile = reinterpret_cast<__half*>(smem);
+  uint64_t* bar = reinterpret_cast<uint64_t*>(smem + 64 * 128);
+  if (threadIdx.x == 0) {
+    mbarrier_init(bar, 1);
+    fence_barrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    mbarrier_arrive_expect_tx(bar, 64 * 128);  // the whole box, rows past the end included
+    tma_load(tile, &map, bar, col, row, outer);
+  }
+  const bool landed = wait_bounded(bar, 0);
+  if (threadIdx.x == 0) *status = landed ? 1 : -1;
+  for (int e = threadIdx.x; e < 64 * 64; e += blockDim.x) out[e] = tile[e];
+}
+
+// A [outer][rows][cols] fp16 tensor of distinct small integers (exact in fp16).
+std::vector<float> numbered_tensor(int outer, int rows, int cols) {
+  std::vector<float> v(static_cast<size_t>(outer) * rows * cols);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int>((i * 7919) % 2001) - 1000);
+  return v;
+}
+
+void check_tma_load(int outer, int rows, int cols, int col, int row, int at_outer) {
+  const std::vector<float> host = numbered_tensor(outer, rows, cols);
+  Buffer<__half> tensor(to_half(host));
+  const CUtensorMap map = encode_tensor_map(tensor.ptr, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, cols, rows, outer, 64, 64);
+  Buffer<__half> out(64 * 64);
+  Buffer<int> status(1);
+  const size_t smem = 64 * 128 + 64 + kSwizzleAtomBytes;
+  tma_load_box<<<1, 128, smem>>>(map, col, row, at_outer, out.ptr, status.ptr);
+  LAUNCHED("tma_load_box");
+  ASSERT_EQ(status.download()[0], 1) << "the mbarrier never completed: expect_tx does not match the bytes TMA "
+                                        "delivered, or the copy did not run";
+  const std::vector<__half> raw = out.download();
+  std::vector<float> got(64 * 64), want(64 * 64);
+  for (int r = 0; r < 64; ++r)
+    for (int c = 0; c < 64; ++c) {
+      const int at = swizzle_128b(r, 2 * c) / 2;  // where the 128B swizzle puts element (r, c)
+      got[r * 64 + c] = __half2float(raw[at]);
+      const bool inside = row + r < rows && col + c < cols;
+      want[r * 64 + c] = inside ? host[(static_cast<size_t>(at_outer) * rows + row + r) * cols + col + c] : 0.f;
+    }
+  const std::string diff = differences(got, want, [&](size_t i) {
+    std::ostringstream s;
+    s << "box element (row " << i / 64 << ", col " << i % 64 << ") = tensor[" << at_outer << "][" << row + i / 64
+      << "][" << col + i % 64 << "]" << (row + static_cast<int>(i / 64) >= rows ? " (past the end: zero)" : "");
+    return s.str();
+  });
+  EXPECT_TRUE(diff.empty()) << "TMA box at (col " << col << ", row " << row << ", outer " << at_outer << ") of a ["
+                            << outer << "][" << rows << "][" << cols << "] tensor, read back through the 128B "
+                            << "swizzle: " << diff;
+}
+
+TEST(TmaLoad, BoxInsideTheTensorLandsSwizzled) {
+  REQUIRE_SM90();
+  check_tma_load(1, 256, 64, 0, 64, 0);  // a 2-D tensor (outer = 1)
+}
+
+TEST(TmaLoad, SecondColumnBlockOfAWideRow) {
+  REQUIRE_SM90();
+  check_tma_load(2, 130, 128, 64, 64, 1);  // D = 128: columns 64..127 of head 1
+}
+
+TEST(TmaLoad, RowsPastTheEndAreZerosNotTheNextHead) {
+  REQUIRE_SM90();
+  check_tma_load(3, 100, 64, 0, 64, 1);  // rows 100..127 of head 1 would be head 2's rows 0..27 in 2-D
+}
+
+TEST(TmaLoad, BoxLargerThanTheTensor) {
+  REQUIRE_SM90();
+  check_tma_load(2, 1, 64, 0, 0, 1);  // N = 1: one row, 63 rows of zeros
+}
+
+// Writes a 64 x 32 fp32 box into shared memory (128B-swizzled, ordinary stores), then stores it with TMA
+// at (col, row, outer). value(r, c) = 1000 r + c + 0.5.
+__global__ void tma_store_box(const __grid_constant__ CUtensorMap map, int col, int row, int outer) {
+  float* tile = reinterpret_cast<float*>(aligned_smem());
+  for (int e = threadIdx.x; e < 64 * 32; e += blockDim.x) {
+    const int r = e / 32, c = e % 32;
+    *reinterpret_cast<float*>(reinterpret_cast<char*>(tile) + swizzle_128b(r, 4 * c)) = 1000.f * r + c + 0.5f;
+  }
+  fence_proxy_async();  // the ordinary stores, visible to the copy engine
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    tma_store(&map, tile, col, row, outer);
+    bulk_commit_group();
+    bulk_wait_group<0>();
+  }
+}
+
+TEST(TmaStore, Fp32BoxWithRowsPastTheEndSkipped) {
+  REQUIRE_SM90();
+  const int outer = 2, rows = 100, cols = 64, col = 32, row = 64, at_outer = 0;
+  const float sentinel = -7.25f;
+  Buffer<float> tensor(std::vector<float>(static_cast<size_t>(outer) * rows * cols, sentinel));
+  const CUtensorMap map = encode_tensor_map(tensor.ptr, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, cols, rows, outer, 32, 64);
+  tma_store_box<<<1, 128, 64 * 128 + kSwizzleAtomBytes>>>(map, col, row, at_outer);
+  LAUNCHED("tma_store_box");
+  const std::vector<float> got = tensor.download();
+  std::vector<float> want(got.size(), sentinel);
+  for (int r = 0; r < 64 && row + r < rows; ++r)
+    for (int c = 0; c < 32; ++c)
+      want[(static_cast<size_t>(at_outer) * rows + row + r) * cols + col + c] = 1000.f * r + c + 0.5f;
+  const std::string diff = differences(got, want, [&](size_t i) {
+    std::ostringstream s;
+    s << "tensor[" << i / (rows * cols) << "][" << i / cols % rows << "][" << i % cols << "]";
+    return s.str();
+  });
+  EXPECT_TRUE(diff.empty()) << "TMA store of a 64 x 32 fp32 box at (col " << col << ", row " << row
+                            << ") of a [2][100][64] tensor (box rows 36..63 lie past the end and must not be "
+                               "written; unwritten elements hold "
+                            << sentinel << "): " << diff;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// wgmma
+// ---------------------------------------------------------------------------------------------------
+
+// Writes rows x cols fp16 (row-major in `src`) into shared memory as stage 07 keeps its tiles: 64-column
+// blocks of rows x 128 bytes, one after the other, each 128B-swizzled.
+__device__ void store_swizzled(__half* tile, const __half* src, int rows, int cols) {
+  for (int e = threadIdx.x; e < rows * cols; e += blockDim.x) {
+    const int r = e / cols, c = e % cols, block = c / 64;
+    char* base = reinterpret_cast<char*>(tile) + block * rows * 128;
+    *reinterpret_cast<__half*>(base + swizzle_128b(r, 2 * (c % 64))) = src[e];
+  }
+}
+
+// s = A B^T for A [64][K] and B [64][K] (both K-major), K / 16 wgmma k-steps, as stage 07's scores().
+// out[i][j] is written through AccumulatorCoord.
+__global__ void wgmma_ss_product(const __half* a, const __half* b, int K, float* out) {
+  __half* a_tile = reinterpret_cast<__half*>(aligned_smem());
+  __half* b_tile = a_tile + 64 * K;
+  store_swizzled(a_tile, a, 64, K);
+  store_swizzled(b_tile, b, 64, K);
+  fence_proxy_async();  // ordinary stores, read next by wgmma (the async proxy)
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float s[32];
+  wgmma_fence();
+  for (int kk = 0; kk < K / 16; ++kk) {  // K is 16, 64 or 128
+    const uint32_t offset = (kk / 4) * 64 * 128 + (kk % 4) * 32;
+    wgmma_m64n64k16_ss(s, kmajor_descriptor(smem_address(a_tile) + offset),
+                       kmajor_descriptor(smem_address(b_tile) + offset), kk > 0);
+  }
+  wgmma_commit_group();
+  wgmma_wait_group<0>();
+  fence_registers(s);
+  const AccumulatorCoord coord{0, 0, warp, lane};
+  for (int e = 0; e < 32; ++e) out[coord(e).i * 64 + coord(e).j] = s[e];
+}
+
+void check_wgmma_ss(int K, uint32_t seed) {
+  const std::vector<float> a = small_integers(64 * K, seed), b = small_integers(64 * K, seed + 1);
+  Buffer<__half> da(to_half(a)), db(to_half(b));
+  Buffer<float> out(std::vector<float>(64 * 64, NAN));
+  wgmma_ss_product<<<1, 128, 2 * 64 * K * 2 + kSwizzleAtomBytes>>>(da.ptr, db.ptr, K, out.ptr);
+  LAUNCHED("wgmma_ss_product");
+  std::vector<float> want(64 * 64);
+  for (int i = 0; i < 64; ++i)
+    for (int j = 0; j < 64; ++j) {
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += static_cast<double>(a[i * K + k]) * b[j * K + k];
+      want[i * 64 + j] = static_cast<float>(sum);
+    }
+  const std::string diff = differences(out.download(), want, [](size_t i) {
+    return "S[" + std::to_string(i / 64) + "][" + std::to_string(i % 64) + "]";
+  });
+  EXPECT_TRUE(diff.empty() || K > 16) << "one wgmma m64n64k16 (SS, K-major, 128B swizzle): the descriptor or the "
+                                         "accumulator layout (AccumulatorCoord) is wrong: "
+                                      << diff;
+  EXPECT_TRUE(diff.empty() || K == 16) << "S = A B^T over K = " << K
+                                       << " (k-steps of 32 bytes inside a swizzled row, then the next 64-column "
+                                          "block): "
+                                       << diff;
+}
+
+TEST(WgmmaSS, OneKStep) {
+  REQUIRE_SM90();
+  check_wgmma_ss(16, 11);
+}
+
+TEST(WgmmaSS, FourKStepsAlongASwizzledRow) {
+  REQUIRE_SM90();
+  check_wgmma_ss(64, 12);
+}
+
+TEST(WgmmaSS, TwoColumnBlocks) {
+  REQUIRE_SM90();
+  check_wgmma_ss(128, 13);
+}
+
+// o = P V for P [64][keys] and V [keys][D] (keys = 16 or 64, D = 64 or 128), as stage 07's accumulate_pv():
+// P is held as an accumulator of 64 x keys (AccumulatorCoord), packed in pairs into A fragments; V is
+// stored as a tile of `keys` rows of D, N-major for wgmma. out[i][d] is written through AccumulatorCoord.
+__global__ void wgmma_rs_product(const float* p, const __half* v, int keys, int D, float* out) {
+  __half* v_tile = reinterpret_cast<__half*>(aligned_smem());
+  store_swizzled(v_tile, v, keys, D);
+  fence_proxy_async();
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float o[2][32] = {};
+  for (int kk = 0; kk < keys / 16; ++kk) {
+    // The accumulator of P's columns 16 kk .. 16 kk + 15: 8 registers, packed into the 4 of the A fragment.
+    float s[8];
+    const AccumulatorCoord coord{0, 16 * kk, warp, lane};
+    for (int e = 0; e < 8; ++e) s[e] = p[coord(e).i * keys + coord(e).j];
+    const uint32_t a[4] = {pack_half2(s[0], s[1]), pack_half2(s[2], s[3]), pack_half2(s[4], s[5]),
+                           pack_half2(s[6], s[7])};
+    wgmma_fence();
+    for (int b = 0; b < D / 64; ++b)
+      wgmma_m64n64k16_rs_nmajor(
+          o[b], a, mnmajor_descriptor(smem_address(v_tile) + b * keys * 128 + kk * 16 * 128, keys * 128), true);
+    wgmma_commit_group();
+    wgmma_wait_group<0>();
+    fence_registers(o[0]);
+    fence_registers(o[1]);
+  }
+  const AccumulatorCoord coord{0, 0, warp, lane};
+  for (int b = 0; b < D / 64; ++b)
+    for (int e = 0; e < 32; ++e) out[coord(e).i * D + 64 * b + coord(e).j] = o[b][e];
+}
+
+void check_wgmma_rs(int keys, int D, uint32_t seed) {
+  const std::vector<float> p = small_integers(64 * keys, seed), v = small_integers(keys * D, seed + 1);
+  Buffer<float> dp(p);
+  Buffer<__half> dv(to_half(v));
+  Buffer<float> out(std::vector<float>(64 * D, NAN));
+  wgmma_rs_product<<<1, 128, keys * D * 2 + kSwizzleAtomBytes>>>(dp.ptr, dv.ptr, keys, D, out.ptr);
+  LAUNCHED("wgmma_rs_product");
+  std::vector<float> want(64 * D);
+  for (int i = 0; i < 64; ++i)
+    for (int d = 0; d < D; ++d) {
+      double sum = 0;
+      for (int j = 0; j < keys; ++j) sum += static_cast<double>(p[i * keys + j]) * v[j * D + d];
+      want[i * D + d] = static_cast<float>(sum);
+    }
+  const std::string diff = differences(out.download(), want, [&](size_t i) {
+    return "O[" + std::to_string(i / D) + "][" + std::to_string(i % D) + "]";
+  });
+  EXPECT_TRUE(diff.empty()) << "O = P V with P from registers (A fragment = accumulator pairs packed to fp16) and "
+                            << "V N-major in shared memory (imm-trans-b = 1), " << keys << " keys, D = " << D
+                            << (keys == 16 ? " (one wgmma per column block)" : " (k-steps of 16 rows = 2048 bytes)")
+                            << ": " << diff;
+}
+
+TEST(WgmmaRS, OneKStepTransposedB) {
+  REQUIRE_SM90();
+  check_wgmma_rs(16, 64, 21);
+}
+
+TEST(WgmmaRS, AccumulatorAsAFragmentOver64Keys) {
+  REQUIRE_SM90();
+  check_wgmma_rs(64, 64, 22);
+}
+
+TEST(WgmmaRS, TwoColumnBlocksOfV) {
+  REQUIRE_SM90();
+  check_wgmma_rs(64, 128, 23);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TMA feeding wgmma
+// ---------------------------------------------------------------------------------------------------
+
+// S = Q K^T with Q, K [64][D] loaded by TMA (3-D maps, 64 x 64 boxes, one per column block), as stage 07.
+__global__ void tma_then_wgmma(const __grid_constant__ CUtensorMap q_map, const __grid_constant__ CUtensorMap k_map,
+                               int D, float* out, int* status) {
+  unsigned char* smem = aligned_smem();
+  __half* q_tile = reinterpret_cast<__half*>(smem);
+  __half* k_tile = q_tile + 64 * D;
+  uint64_t* bar = reinterpret_cast<uint64_t*>(k_tile + 64 * D);
+  if (threadIdx.x == 0) {
+    mbarrier_init(bar, 1);
+    fence_barrier_init();
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    mbarrier_arrive_expect_tx(bar, 2 * 64 * D * 2);
+    for (int b = 0; b < D / 64; ++b) {
+      tma_load(q_tile + b * 64 * 64, &q_map, bar, 64 * b, 0, 0);
+      tma_load(k_tile + b * 64 * 64, &k_map, bar, 64 * b, 0, 0);
+    }
+  }
+  const bool landed = wait_bounded(bar, 0);
+  if (threadIdx.x == 0) *status = landed ? 1 : -1;
+  if (!landed) return;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float s[32];
+  wgmma_fence();
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const uint32_t offset = (kk / 4) * 64 * 128 + (kk % 4) * 32;
+    wgmma_m64n64k16_ss(s, kmajor_descriptor(smem_address(q_tile) + offset),
+                       kmajor_descriptor(smem_address(k_tile) + offset), kk > 0);
+  }
+  wgmma_commit_group();
+  wgmma_wait_group<0>();
+  fence_registers(s);
+  const AccumulatorCoord coord{0, 0, warp, lane};
+  for (int e = 0; e < 32; ++e) out[coord(e).i * 64 + coord(e).j] = s[e];
+}
+
+TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
+  REQUIRE_SM90();
+  for (int D : {64, 128}) {
+    const std::vector<float> q = small_integers(64 * D, 31 + D), k = small_integers(64 * D, 32 + D);
+    Buffer<__half> dq(to_half(q)), dk(to_half(k));
+    const CUtensorMap q_map = encode_tensor_map(dq.ptr, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, 64, 1, 64, 64);
+    const CUtensorMap k_map = encode_tensor_map(dk.ptr, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, 64, 1, 64, 64);
+    Buffer<float> out(std::vector<float>(64 * 64, NAN));
+    Buffer<int> status(1);
+    tma_then_wgmma<<<1, 128, 2 * 64 * D * 2 + 64 + kSwizzleAtomBytes>>>(q_map, k_map, D, out.ptr, status.ptr);
+    LAUNCHED("tma_then_wgmma");
+    ASSERT_EQ(status.download()[0], 1) << "D = " << D << ": the TMA loads never completed the mbarrier";
+    std::vector<float> want(64 * 64);
+    for (int i = 0; i < 64; ++i)
+      for (int j = 0; j < 64; ++j) {
+        double sum = 0;
+        for (int d = 0; d < D; ++d) sum += static_cast<double>(q[i * D + d]) * k[j * D + d];
+        want[i * 64 + j] = static_cast<float>(sum);
+      }
+    const std::string diff = differences(out.download(), want, [](size_t i) {
+      return "S[" + std::to_string(i / 64) + "][" + std::to_string(i % 64) + "]";
+    });
+    EXPECT_TRUE(diff.empty()) << "D = " << D << ": Q, K loaded by TMA (CU_TENSOR_MAP_SWIZZLE_128B), S = Q K^T by "
+                              << "wgmma (descriptor swizzle 128B). If WgmmaSS passes and this fails, TMA's swizzle "
+                              << "and the descriptor disagree: " << diff;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The stage: long bands
+// ---------------------------------------------------------------------------------------------------
+
+// Stage 07's solution where its blocks stream bands of many query tiles: enough heads that the tiles
+// outnumber the multiprocessors many times (a band is then up to a whole head), windows that keep key tiles
+// for the next query tile and windows too wide for the ring (then bands of two), both patterns, D = 64 and
+// 128. Every output element must be written and finite; four heads are compared with the reference.
+TEST(Stage07, LongBandsMatchTheReference) {
+  REQUIRE_SM90();
+  const StageLibrary stage(stage_path(SWA_STAGE_DIR, "solution", "07_hopper"));
+  struct Case {
+    int BH, N, D;
+    PatternSpec spec;
+    float amplitude;
+  };
+  std::vector<Case> cases;
+  for (int W : {0, 1, 63, 64, 127, 128, 129, 200})
+    for (bool causal : {false, true})
+      cases.push_back({512, 257, 64, causal ? PatternSpec::causal(W) : PatternSpec::sliding(W), 1.f});
+  cases.push_back({264, 1013, 64, PatternSpec::sliding(128), 1.f});
+  cases.push_back({264, 1013, 64, PatternSpec::causal(128), 100.f});
+  cases.push_back({264, 1013, 64, PatternSpec::sliding(7, 90), 1.f});
+  cases.push_back({264, 1013, 128, PatternSpec::sliding(128), 1.f});
+  cases.push_back({264, 1013, 128, PatternSpec::causal(129), 1.f});
+  cases.push_back({64, 2048, 64, PatternSpec::sliding(250), 1.f});  // 9 key tiles a window: 10 stages hold it
+  cases.push_back({64, 2048, 64, PatternSpec::sliding(300), 1.f});  // 11: too wide, bands of two
+  cases.push_back({64, 2048, 128, PatternSpec::sliding(129), 1.f});  // 7 > 5 stages at D = 128: bands of two
+  cases.push_back({16, 2048, 64, PatternSpec::sliding(2048), 1.f});  // full attention
+  uint64_t seed = 70;
+  for (const Case& c : cases) {
+    Problem p;
+    p.B = 1, p.H = c.BH, p.N = c.N, p.D = c.D, p.scale = default_scale(c.D);
+    p.pattern = c.spec.view();
+    const std::string what = c.spec.to_string() + " B*H=" + std::to_string(c.BH) + " N=" + std::to_string(c.N) +
+                             " D=" + std::to_string(c.D) + (c.amplitude != 1.f ? " |inputs|<=100" : "");
+    const HostInputs in = random_inputs(p, seed++, c.amplitude);
+    DeviceProblem gpu(p, c.spec, 0);
+    gpu.upload(in);
+    gpu.poison_output();
+    std::string error;
+    ASSERT_EQ(gpu.run(stage.api(), nullptr, &error), kSwaOk) << what << ": " << error;
+    const std::vector<float> out = gpu.output();
+    size_t bad = 0, first_bad = 0;
+    for (size_t e = 0; e < out.size(); ++e)
+      if (!std::isfinite(out[e]) && bad++ == 0) first_bad = e;
+    EXPECT_EQ(bad, 0u) << what << ": " << bad
+                       << " elements unwritten or not finite, the first O[bh=" << first_bad / (c.N * c.D)
+                       << ", i=" << first_bad / c.D % c.N << ", d=" << first_bad % c.D << "]";
+    const Comparison cmp = compare_heads(p, in, out, {0, 1, c.BH / 2, c.BH - 1});
+    EXPECT_TRUE(cmp.passed()) << what << ": " << cmp.summary();
+    if (HasFailure()) return;  // the first failing case says enough
+  }
+}
+
+}  // namespace
+}  // namespace swa
