@@ -1,4 +1,4 @@
-// checks.cpp: correctness, window constraint, memory and speed of one stage.
+// checks.cpp: the correctness and window checks, and the cases of both (checks.h).
 #include "checks.h"
 
 #include <cuda_runtime_api.h>
@@ -8,38 +8,23 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <random>
 #include <sstream>
 
-#include "alloc_hook.h"
-#include "baselines/baselines.h"
 #include "compare.h"
 #include "cuda_check.h"
-#include "device.h"
 #include "feedback.h"
 #include "inputs.h"
-#include "launch.h"
 #include "pattern_spec.h"
 #include "reference.h"
-#include "stage_library.h"
-#include "timing.h"
 
 namespace swa {
 namespace {
 
 using nlohmann::json;
 
-// A CUDA error caused by the stage (a crashed kernel, or an error it left behind): it ends the stage.
-struct StageFault : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-uint64_t mix(uint64_t a, uint64_t b) {  // splitmix64 of a combination: independent seeds per case
-  uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b); }
 
 std::string pattern_text(PatternKind kind, int W, int N) {
   const std::string w = std::to_string(W);
@@ -57,7 +42,6 @@ std::string pattern_text(PatternKind kind, int W, int N) {
   }
   return "sliding:" + w;
 }
-
 Problem problem_of(const CaseSpec& c, const PatternSpec& spec) {
   Problem p;
   p.B = c.B, p.H = c.H, p.N = c.N, p.D = c.D, p.scale = c.scale;
@@ -78,20 +62,6 @@ json value_json(float x) {
   return x;
 }
 
-// Allocates the problem on the GPU. Running out of memory for what the stage declared is the stage's
-// failure (returns null and says why); any other CUDA error is a fault.
-std::unique_ptr<DeviceProblem> allocate(const Problem& p, const PatternSpec& spec, size_t workspace, std::string* why) {
-  try {
-    return std::make_unique<DeviceProblem>(p, spec, workspace);
-  } catch (const CudaError& e) {
-    if (e.code() != cudaErrorMemoryAllocation) throw StageFault(e.what());
-    cudaGetLastError();
-    *why =
-        "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
-    return nullptr;
-  }
-}
-
 // How a stage's refusal reads in a report, by its status.
 std::string refusal_text(int32_t status) {
   switch (status) {
@@ -103,36 +73,70 @@ std::string refusal_text(int32_t status) {
   }
 }
 
-// Runs the stage once on poisoned output. Returns false (with the stage's message) if it refused the
-// problem; throws StageFault if the GPU reported an error.
-bool run_once(const SwaStageApi& stage, DeviceProblem& gpu, std::string* why) {
-  gpu.poison_output();
-  std::string error;
-  const int32_t status = gpu.run(stage, nullptr, &error);
-  if (status == kSwaCudaError) throw StageFault(error);
-  if (status != kSwaOk) {
-    *why = refusal_text(status) + error;
-    return false;
+// A problem in an arena the judge owns, mapped into the stage's runner for as long as this lives.
+class AttachedProblem {
+ public:
+  AttachedProblem(JudgeContext& ctx, RemoteStage& stage, const Problem& p, const PatternSpec& spec, size_t workspace)
+      : stage_(stage), arena_(p, spec, workspace, 1, ctx.sharing), id_(stage.attach(arena_)) {}
+  ~AttachedProblem() {
+    try {
+      stage_.detach(id_);
+    } catch (...) {  // the runner is gone; its fault is reported by whoever saw it
+    }
   }
-  const cudaError_t left = cudaGetLastError();
-  if (left != cudaSuccess)
-    throw StageFault(std::string("the stage left a CUDA error behind: ") + cudaGetErrorName(left) + " (" +
-                     cudaGetErrorString(left) + ")");
-  return true;
+  ProblemArena& arena() { return arena_; }
+  uint32_t id() const { return id_; }
+
+ private:
+  RemoteStage& stage_;
+  ProblemArena arena_;
+  uint32_t id_;
+};
+
+// Largest workspace the judge allocates for a stage; more is refused as a failure of the case.
+constexpr size_t kMaxWorkspace = size_t{16} << 30;
+
+// Runs the stage once on inputs `in`, output poisoned first. Returns the output, or nullopt with `why`
+// (the stage refused the problem, or asked for more workspace than can be given).
+std::optional<std::vector<float>> run_case(JudgeContext& ctx, RemoteStage& stage, AttachedProblem& gpu,
+                                           const HostInputs& in, std::string* why) {
+  gpu.arena().upload(0, in.q, in.k, in.v);
+  gpu.arena().poison();
+  const RunOutcome r = stage.run(gpu.arena(), gpu.id(), 0, 1, ctx.rubric.silence_timeout_s);
+  if (r.status != kSwaOk) {
+    *why = refusal_text(r.status) + r.message;
+    return std::nullopt;
+  }
+  return gpu.arena().output(0);
 }
 
+std::unique_ptr<AttachedProblem> attach_case(JudgeContext& ctx, RemoteStage& stage, const Problem& p,
+                                             const PatternSpec& spec, std::string* why) {
+  const size_t workspace = stage.workspace_bytes(p);
+  if (workspace > kMaxWorkspace) {
+    *why = "the stage asks for " + megabytes(static_cast<double>(workspace)) + " of workspace";
+    return nullptr;
+  }
+  try {
+    return std::make_unique<AttachedProblem>(ctx, stage, p, spec, workspace);
+  } catch (const CudaError& e) {
+    if (e.code() != cudaErrorMemoryAllocation) throw;
+    cudaGetLastError();
+    *why = "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
+    return nullptr;
+  }
+}
+
+}  // namespace
+
 json check_result(const char* name, double score, double max_score, const std::string& summary,
-                  std::vector<std::string> feedback = {}) {
+                  std::vector<std::string> feedback) {
   const char* status = max_score <= 0 ? "skipped" : score >= max_score - 1e-9 ? "passed" : "failed";
   return {{"name", name},       {"score", score},       {"max_score", max_score}, {"status", status},
           {"summary", summary}, {"feedback", feedback}, {"cases", json::array()}, {"measurements", json::array()}};
 }
 
-json skipped_check(const char* name, double max_score, const std::string& why) {
-  json c = check_result(name, 0, max_score, why);
-  c["status"] = "skipped";
-  return c;
-}
+namespace {
 
 // ---------------------------------------------------------------------------------------------------
 // Check 1: correctness
@@ -143,8 +147,8 @@ struct CaseOutcome {
   CaseFacts facts;
 };
 
-CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const CaseScope& scope,
-                             const Rubric& rubric) {
+CaseOutcome correctness_case(JudgeContext& ctx, RemoteStage& stage, const CaseSpec& c, const CaseScope& scope) {
+  const Rubric& rubric = ctx.rubric;
   const Tiles tiles{scope.tile_m, scope.tile_n};
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);
@@ -165,11 +169,10 @@ CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const
   const HostInputs in = random_inputs(p, c.seed, c.amplitude);
   const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
   std::string why;
-  auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
+  auto gpu = attach_case(ctx, stage, p, spec, &why);
   if (gpu) {
-    gpu->upload(in);
-    if (run_once(stage.api(), *gpu, &why)) {
-      const std::vector<float> got = gpu->output();
+    if (const auto output = run_case(ctx, stage, *gpu, in, &why)) {
+      const std::vector<float>& got = *output;
       const Comparison cmp = compare_output(p, got, ref.o, value_scale(in.v), rubric.tolerance);
       f.passed = cmp.passed();
       f.nothing_written = cmp.nothing_written();
@@ -207,10 +210,12 @@ CaseOutcome correctness_case(const StageLibrary& stage, const CaseSpec& c, const
   return out;
 }
 
-json correctness_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
-                       const Emit& emit, bool* not_implemented) {
-  const CaseScope scope = case_scope(stage.info());
-  const std::vector<CaseSpec> cases = correctness_cases(scope, seed);
+}  // namespace
+
+json correctness_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points, bool* not_implemented) {
+  const CaseScope scope = case_scope(points, stage.declared().info());
+  const std::vector<CaseSpec> cases = correctness_cases(scope, ctx.seed);
+  const Emit& emit = ctx.emit;
   std::vector<CaseFacts> facts;
   json results = json::array();
   int passed = 0;
@@ -220,7 +225,7 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
           {"case", cases[k].name},
           {"index", k},
           {"total", cases.size()}});
-    CaseOutcome o = correctness_case(stage, cases[k], scope, rubric);
+    CaseOutcome o = correctness_case(ctx, stage, cases[k], scope);
     passed += o.facts.passed;
     facts.push_back(o.facts);
     results.push_back(std::move(o.result));
@@ -240,8 +245,11 @@ json correctness_check(const StageLibrary& stage, const Rubric& rubric, const St
 
 // keep_weights: record the recovered and expected weight matrices even if the case passes (they are
 // always recorded for a failing case).
-json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rubric, bool keep_weights, bool* passed) {
-  const Tiles tiles{stage.info().tile_m, stage.info().tile_n};
+namespace {
+
+json window_case(JudgeContext& ctx, RemoteStage& stage, const CaseSpec& c, bool keep_weights, bool* passed) {
+  const Rubric& rubric = ctx.rubric;
+  const Tiles tiles{stage.declared().tile_m, stage.declared().tile_n};
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);  // one head
   HostInputs in = random_inputs(p, c.seed);
@@ -256,13 +264,13 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
   // D keys per run, ceil(N / D) runs for every key.
   std::vector<std::vector<float>> recovered(p.N, std::vector<float>(p.N, 0.f));
   std::string why;
-  auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
+  auto gpu = attach_case(ctx, stage, p, spec, &why);
   for (int j0 = 0; gpu && j0 < p.N; j0 += p.D) {
     std::fill(in.v.begin(), in.v.end(), __float2half(0.f));
     for (int d = 0; d < p.D && j0 + d < p.N; ++d) in.v[p.row_offset(0, j0 + d) + d] = __float2half(1.f);
-    gpu->upload(in);
-    if (!run_once(stage.api(), *gpu, &why)) break;
-    const std::vector<float> out = gpu->output();
+    const auto output = run_case(ctx, stage, *gpu, in, &why);
+    if (!output) break;
+    const std::vector<float>& out = *output;
     for (int i = 0; i < p.N; ++i)
       for (int d = 0; d < p.D && j0 + d < p.N; ++d) recovered[i][j0 + d] = out[p.row_offset(0, i) + d];
   }
@@ -328,16 +336,18 @@ json window_case(const StageLibrary& stage, const CaseSpec& c, const Rubric& rub
   return result;
 }
 
-json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRubric& points, uint64_t seed,
-                  const Emit& emit) {
-  const std::vector<CaseSpec> cases = window_cases(case_scope(stage.info()), seed);
+}  // namespace
+
+json window_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points) {
+  const std::vector<CaseSpec> cases = window_cases(case_scope(points, stage.declared().info()), ctx.seed);
+  const Emit& emit = ctx.emit;
   json results = json::array();
   std::vector<std::string> hints;
   int passed = 0;
   for (size_t k = 0; k < cases.size(); ++k) {
     emit({{"type", "progress"}, {"check", "window"}, {"case", cases[k].name}, {"index", k}, {"total", cases.size()}});
     bool ok = false;
-    json r = window_case(stage, cases[k], rubric, /*keep_weights=*/k == 0, &ok);
+    json r = window_case(ctx, stage, cases[k], /*keep_weights=*/k == 0, &ok);
     passed += ok;
     if (r.contains("hints"))
       for (const auto& h : r["hints"])
@@ -353,211 +363,9 @@ json window_check(const StageLibrary& stage, const Rubric& rubric, const StageRu
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Check 3: memory
 // ---------------------------------------------------------------------------------------------------
-
-std::string megabytes(double bytes) {
-  std::ostringstream s;
-  s.precision(bytes < 1e7 ? 2 : 0);
-  s << std::fixed << bytes / 1e6 << " MB";
-  return s.str();
-}
-
-json memory_check(const StageLibrary& stage, const StageRubric& points, uint64_t seed, const Emit& emit) {
-  // A pattern the stage implements: the sliding window, else its speed pattern.
-  const std::string pattern = stage.supports(PatternKind::kSlidingWindow) ? "sliding:128" : points.speed_pattern;
-  const int D = case_scope(stage.info()).base_head_dim();
-  const std::vector<CaseSpec> shapes = {{"the exercise's size", 1, 1, 2048, D, default_scale(D), pattern},
-                                        {"a size that fills the GPU", 4, 16, 4096, D, default_scale(D), pattern}};
-  const bool hooked = allocation_hooks_exported();
-  json measurements = json::array();
-  int passed = 0;
-  std::string summary;
-  for (size_t k = 0; k < shapes.size(); ++k) {
-    const CaseSpec& c = shapes[k];
-    emit({{"type", "progress"}, {"check", "memory"}, {"case", c.name}, {"index", k}, {"total", shapes.size()}});
-    const PatternSpec spec = parse_pattern(c.pattern, c.N, seed);
-    const Problem p = problem_of(c, spec);
-    const size_t declared = stage.api().workspace_bytes(&p);
-    const double limit = memory_limit_bytes(points, p);
-    json m = {{"B", c.B},
-              {"H", c.H},
-              {"N", c.N},
-              {"D", c.D},
-              {"pattern", c.pattern},
-              {"workspace_bytes", declared},
-              {"limit_bytes", limit}};
-    std::ostringstream what;
-    bool ok = false;
-    if (static_cast<double>(declared) > limit) {
-      what << "declares " << megabytes(declared) << " of workspace, over the limit of " << megabytes(limit);
-    } else {
-      std::string why;
-      auto gpu = allocate(p, spec, declared, &why);
-      size_t allocated = 0;
-      if (gpu) {
-        gpu->upload(random_inputs(p, mix(seed, 900 + k)));
-        AllocationCounter counter;
-        const bool ran = run_once(stage.api(), *gpu, &why);
-        allocated = counter.bytes();
-        m["allocated_bytes"] = allocated;
-        m["allocation_calls"] = counter.calls();
-        if (ran) {
-          const std::vector<float> out = gpu->output();
-          if (std::any_of(out.begin(), out.end(), never_written))
-            why = "the output was not fully written, so the run cannot count";
-        }
-      }
-      const double used = static_cast<double>(declared + allocated);
-      ok = why.empty() && used <= limit;
-      if (!why.empty())
-        what << why;
-      else
-        what << megabytes(declared) << " declared + " << megabytes(allocated)
-             << " allocated during the call = " << megabytes(used) << (ok ? " <= " : " > ") << "limit "
-             << megabytes(limit);
-    }
-    m["passed"] = ok;
-    m["summary"] = c.name + " (B=" + std::to_string(c.B) + " H=" + std::to_string(c.H) + " N=" + std::to_string(c.N) +
-                   " " + c.pattern + "): " + what.str();
-    passed += ok;
-    if (!summary.empty()) summary += "; ";
-    summary += what.str();
-    measurements.push_back(std::move(m));
-  }
-  std::vector<std::string> hints;
-  if (passed < static_cast<int>(shapes.size()))
-    hints.push_back(
-        points.memory_rule == MemoryRule::kPerScore
-            ? "This stage may keep one score per (query, visible key): at most " +
-                  std::to_string(static_cast<int>(points.memory_bytes)) +
-                  " bytes each, O(B*H*N*W); anything that grows with N^2 is too much."
-            : "Later stages keep no scores in global memory: at most " +
-                  std::to_string(static_cast<int>(points.memory_bytes)) +
-                  " bytes per query row, O(B*H*N); the scores of a tile live in registers and shared memory.");
-  if (!hooked)
-    hints.push_back(
-        "Note: this build of swa cannot see allocations made during a call; only the declared workspace counted.");
-  json check = check_result("memory", points.memory * passed / static_cast<double>(shapes.size()), points.memory,
-                            summary, hints);
-  check["measurements"] = measurements;
-  return check;
-}
-
+// The cases
 // ---------------------------------------------------------------------------------------------------
-// Check 4: speed
-// ---------------------------------------------------------------------------------------------------
-
-json speed_check(const StageTarget& target, const StageLibrary& stage, const StageRubric& points, uint64_t seed,
-                 const Emit& emit) {
-  struct Shape {
-    int B, H, N;
-  };
-  std::vector<Shape> shapes;  // the exercise's single heads, then a size that fills the GPU
-  for (int N : kSpeedSequenceLengths) shapes.push_back(N < 4096 ? Shape{1, 1, N} : Shape{4, 16, N});
-  std::unique_ptr<StageLibrary> solution;
-  if (!target.solution.empty() && target.solution != target.library)
-    solution = std::make_unique<StageLibrary>(target.solution);
-  // The bound behind the target counts the rubric's tiles where it pins them (a stage cannot lower its
-  // target by declaring large tiles), else the stage's own.
-  const int tile_m = points.speed_tile_m > 0 ? points.speed_tile_m : stage.info().tile_m;
-  const int tile_n = points.speed_tile_n > 0 ? points.speed_tile_n : stage.info().tile_n;
-  const SwaStageApi& baseline = full_attention_baseline(points.speed_baseline);
-  TimingOptions timing;  // warm-up, L2 flushed, median of >= 20
-  cudaStream_t stream;
-  SWA_CUDA_CHECK(cudaStreamCreate(&stream));
-  json measurements = json::array();
-  double total = 0;
-  std::ostringstream summary;
-  for (size_t k = 0; k < shapes.size(); ++k) {
-    const Shape& s = shapes[k];
-    emit({{"type", "progress"},
-          {"check", "speed"},
-          {"case", "B=" + std::to_string(s.B) + " H=" + std::to_string(s.H) + " N=" + std::to_string(s.N)},
-          {"index", k},
-          {"total", shapes.size()}});
-    const PatternSpec spec = parse_pattern(points.speed_pattern, s.N, seed);
-    constexpr int D = kBaselineHeadDim;
-    const CaseSpec c{"speed", s.B, s.H, s.N, D, default_scale(D), points.speed_pattern};
-    const Problem p = problem_of(c, spec);
-    const HostInputs in = random_inputs(p, mix(seed, 700 + k));  // fresh inputs for the timed runs
-    json m = {{"B", s.B},
-              {"H", s.H},
-              {"N", s.N},
-              {"D", D},
-              {"pattern", points.speed_pattern},
-              {"baseline", points.speed_baseline}};
-    std::string why;
-    auto gpu = allocate(p, spec, stage.api().workspace_bytes(&p), &why);
-    double fraction = 0;
-    if (gpu) {
-      gpu->upload(in);
-      gpu->poison_output();
-      // The stage and the baseline in turn, run by run, on the same inputs: their ratio is the speedup.
-      DeviceProblem base(p, PatternSpec::sliding(s.N), 0);
-      base.upload(in);
-      Timing t, tb;
-      try {
-        const std::vector<Timing> both = time_stages({{&stage.api(), gpu.get()}, {&baseline, &base}}, timing, stream);
-        t = both[0], tb = both[1];
-      } catch (const CudaError& e) {
-        throw StageFault(e.what());
-      } catch (const std::runtime_error& e) {  // the stage refused
-        why = e.what();
-      }
-      if (why.empty()) {
-        // The output of the last timed run, checked again: a fast wrong kernel earns nothing.
-        const Comparison check = compare_heads(p, in, gpu->output(), {0, p.batch_heads() - 1});
-        const TileBounds bounds = tile_bounds(spec.view(), s.N, tile_m, tile_n);
-        const double bound = std::min(bounds.average, bounds.busiest);
-        const double speedup = tb.median_ms / t.median_ms;
-        const double goal = points.speed_target * bound;
-        fraction = check.passed() ? speed_fraction(speedup, goal) : 0.0;
-        const long long pairs = count_allowed_pairs(spec, s.N);
-        m.update({{"median_ms", t.median_ms},
-                  {"runs", t.runs},
-                  {"baseline_ms", tb.median_ms},
-                  {"speedup", speedup},
-                  {"target", goal},
-                  {"tile_bound", bound},
-                  {"tiles", std::to_string(tile_m) + "x" + std::to_string(tile_n)},
-                  {"score", fraction * points.speed / shapes.size()},
-                  {"useful_tflops", useful_tflops(p, pairs, t.median_ms)},
-                  {"check_after_timing", check.passed() ? "passed" : "FAILED: " + check.summary()}});
-        if (solution && solution->supports(spec.kind)) {
-          DeviceProblem sol(p, spec, solution->api().workspace_bytes(&p));
-          sol.upload(in);
-          const Timing ts = time_stage(solution->api(), sol, timing, stream);
-          m["solution_ms"] = ts.median_ms;
-          m["time_vs_solution"] = t.median_ms / ts.median_ms;
-        }
-        char line[200];
-        std::snprintf(line, sizeof(line), "%sN=%d%s: %.2fx (target %.2fx)", k ? ", " : "", s.N,
-                      s.B * s.H > 1 ? " B*H=64" : "", speedup, goal);
-        summary << line;
-      }
-    }
-    if (!why.empty()) {
-      m["error"] = why;
-      summary << (k ? ", " : "") << "N=" << s.N << ": " << why;
-    }
-    total += fraction;
-    measurements.push_back(std::move(m));
-  }
-  cudaStreamDestroy(stream);
-  std::vector<std::string> hints;
-  if (total < shapes.size() - 1e-9)
-    hints.push_back(
-        "Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
-        "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
-  json check = check_result(
-      "speed", points.speed * total / shapes.size(), points.speed,
-      "speedup over the grader's full-attention baseline (" + points.speed_baseline + "): " + summary.str(), hints);
-  check["measurements"] = measurements;
-  return check;
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -568,8 +376,24 @@ int CaseScope::base_head_dim() const {
   return 64;
 }
 
-CaseScope case_scope(const SwaStageInfo& info) {
-  return {info.patterns, info.head_dims & kAllHeadDims, info.tile_m, info.tile_n};
+CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared) {
+  const bool tiles_ok = declared.tile_m >= 1 && declared.tile_m <= 1024 && declared.tile_n >= 1 && declared.tile_n <= 1024;
+  return {rubric.patterns, rubric.head_dims & kAllHeadDims, tiles_ok ? declared.tile_m : kTileM,
+          tiles_ok ? declared.tile_n : kTileN};
+}
+
+uint64_t mix_seed(uint64_t a, uint64_t b) {  // splitmix64 of a combination: independent seeds per case
+  uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::string megabytes(double bytes) {
+  std::ostringstream s;
+  s.precision(bytes < 1e7 ? 2 : 0);
+  s << std::fixed << bytes / 1e6 << " MB";
+  return s.str();
 }
 
 std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {
@@ -588,7 +412,9 @@ std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {
   };
   // Partial tiles: one short of a tile, exactly one, one more, for the query tiles and the key tiles.
   std::vector<int> partial_sizes;
-  for (const auto& [tile, what] : {std::pair<int, const char*>{scope.tile_m, "query"}, {scope.tile_n, "key"}}) {
+  // The stage's own tiles, and the kit's 64 (a stage's declaration cannot take those cases away).
+  for (const auto& [tile, what] : {std::pair<int, const char*>{scope.tile_m, "query"}, {scope.tile_n, "key"},
+                                   {kTileM, "query"}}) {
     if (tile < 2) continue;  // a "tile" of one position is never partial
     const std::string of = scope.tile_m == scope.tile_n ? "tile" : std::string(what) + " tile";
     const std::pair<int, std::string> sizes[] = {
@@ -679,82 +505,4 @@ std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed) {
   }
   return cases;
 }
-
-json ungraded_stage(const std::string& name, const std::string& status, const std::string& message,
-                    const StageRubric& rubric) {
-  json checks = json::array();
-  const std::pair<const char*, double> all[] = {{"correctness", rubric.correctness},
-                                                {"window", rubric.window},
-                                                {"memory", rubric.memory},
-                                                {"speed", rubric.speed}};
-  for (const auto& [check, points] : all)
-    if (points > 0) {
-      json c = check_result(check, 0, points, "not graded: " + message);
-      c["status"] = "failed";
-      checks.push_back(c);
-    }
-  return {
-      {"stage", name},   {"status", status}, {"message", message}, {"score", 0.0}, {"max_score", rubric.max_score()},
-      {"checks", checks}};
-}
-
-json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed, const Emit& emit) {
-  const StageRubric points = rubric.stage(target.name);
-  std::unique_ptr<StageLibrary> stage;
-  try {
-    stage = std::make_unique<StageLibrary>(target.library);
-  } catch (const std::exception& e) {
-    return ungraded_stage(target.name, "missing", e.what(), points);
-  }
-  // A stage built for another GPU is skipped, saying so: no zero with a misleading hint.
-  if (const std::string why = check_device(stage->info(), compute_capability()); !why.empty()) {
-    json result = ungraded_stage(target.name, "skipped", "skipped: " + why, points);
-    result["skipped"] = true;
-    return result;
-  }
-  json checks = json::array();
-  std::string current = "loading";
-  std::string current_case;
-  const Emit tracking = [&](const json& event) {  // remember where we are, for the message of a fault
-    current_case = event.value("case", std::string());
-    emit(event);
-  };
-  try {
-    bool not_implemented = false;
-    current = "correctness";
-    json correctness = correctness_check(*stage, rubric, points, seed, tracking, &not_implemented);
-    if (not_implemented) {
-      json result =
-          ungraded_stage(target.name, "not implemented",
-                         "the output was never written in any case: the stage is not implemented yet", points);
-      result["checks"][0]["cases"] = correctness["cases"];
-      return result;
-    }
-    checks.push_back(correctness);
-    current = "window";
-    checks.push_back(window_check(*stage, rubric, points, seed, tracking));
-    current = "memory";
-    checks.push_back(memory_check(*stage, points, seed, tracking));
-    if (points.speed > 0) {
-      current = "speed";
-      const bool all_correct = correctness["score"].get<double>() >= points.correctness - 1e-9;
-      checks.push_back(all_correct ? speed_check(target, *stage, points, seed, tracking)
-                                   : skipped_check("speed", points.speed,
-                                                   "skipped: every correctness case must pass before speed counts"));
-    }
-  } catch (const StageFault& e) {
-    return ungraded_stage(target.name, "cuda error",
-                          "a CUDA error during the " + current + " check, case '" + current_case + "': " + e.what() +
-                              " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
-                          points);
-  }
-  double score = 0;
-  for (const json& c : checks) score += c["score"].get<double>();
-  Rubric just_this;
-  just_this.stages[target.name] = points;
-  json rubric_json = to_json(just_this)["stages"][target.name];
-  return {{"stage", target.name}, {"library", target.library},       {"status", "graded"},    {"message", ""},
-          {"score", score},       {"max_score", points.max_score()}, {"rubric", rubric_json}, {"checks", checks}};
-}
-
 }  // namespace swa

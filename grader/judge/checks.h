@@ -1,35 +1,73 @@
-// checks.h: the four checks of one stage. They run in a worker process of their own (grade.h), so a
-// stage that crashes or hangs takes only its own points with it.
+// checks.h: the four checks of one stage, run by the judge against the stage's runner.
 //
-//   correctness  the stage's patterns over a matrix of shapes, against the double-precision reference
+//   correctness  the rubric's patterns and head dimensions over a matrix of shapes, against the
+//                double-precision reference
 //   window       the weights the kernel really used, recovered with one-hot V columns
-//   memory       declared workspace plus device memory allocated during a call, against the rubric's limit
-//   speed        speedup over the grader's full-attention baseline (stages with a speed target)
+//   memory       the runner's GPU and host memory, read from outside, against a runner of an empty stage
+//   speed        speedup over the grader's full-attention baseline, on the judge's clock, every timed
+//                output checked (stages 01-02: a time limit instead)
+//
+// The stage runs in its runner (remote_stage.h); everything that decides a score happens here.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "gpu_memory.h"
 #include "problem.h"
+#include "protocol.h"
+#include "remote_stage.h"
 #include "rubric.h"
 
 namespace swa {
 
-struct StageTarget {
-  std::string name;  // the stage's folder name, e.g. "03_masked_windows"
-  std::string library;  // the stage library to grade
-  std::string solution;  // the solution's library of the same stage, for the time ratio; "" if none
-};
-
 // Receives progress events as they happen: {"type": "progress", "check": ..., "case": ..., "index": k, "total": n}.
 using Emit = std::function<void(const nlohmann::json&)>;
 
+// Measured once per grade, before any stage's runner starts (grade.cpp).
+struct Calibration {
+  double probe_ms = 0;  // the probe kernel's time on an idle GPU
+  int probe_iterations = 0;
+  long long empty_gpu_nvml = -1;  // an empty stage's runner: GPU memory by NVML (-1: not listed)
+  long long empty_gpu_device = 0;  // ... the same by the device's free memory
+  HostMemory empty_host;
+  bool nvml_counts_imports = false;  // NVML counts memory the runner mapped from the judge as its own
+  std::map<std::string, double> clean_baseline_ms;  // by shape, timed with no runner alive
+};
+
+// Everything a stage's checks need from the judge.
+struct JudgeContext {
+  Rubric rubric;
+  uint64_t seed = 0;  // secret: never leaves the judge
+  Emit emit;
+  protocol::Sharing sharing = protocol::Sharing::kVmmFd;
+  bool sandbox = true;
+  std::string runner;  // the swa-runner executable
+  std::string empty_stage;  // the empty stage's library (the memory check's yardstick)
+  std::string logs_dir;
+  std::unique_ptr<GpuMemory> gpu_memory;
+  Calibration calibration;
+  nlohmann::json reference_timings;  // the instructor's recorded times (reference_timings.h), or null
+  nlohmann::json recorded = nlohmann::json::object();  // this run's times, for --record-timings
+  cudaStream_t stream = nullptr;
+
+  RunnerLaunch launch(const std::string& library, const std::string& stage) const;
+};
+
+// The stage to grade: its name (the judge's, from the file it built) and its library.
+struct GradeTarget {
+  std::string name;
+  std::string library;
+};
+
 // Grades one stage and returns its entry of grade.json (docs/grading.md). A failing stage is a result,
-// not an exception; a CUDA error the stage causes ends it with status "cuda error" and no points.
-nlohmann::json grade_stage(const StageTarget& target, const Rubric& rubric, uint64_t seed, const Emit& emit);
+// not an exception.
+nlohmann::json grade_stage(JudgeContext& ctx, const GradeTarget& target);
 
 // The entry of a stage that could not be graded (status "crashed", "timed out", "missing", ...): every
 // check failed with no points, and `message` says why.
@@ -56,7 +94,8 @@ struct CaseScope {
   // The head dimension of the cases that do not test one: 64 where it is in head_dims, else the largest.
   int base_head_dim() const;
 };
-CaseScope case_scope(const SwaStageInfo& info);  // what a stage declares
+// The rubric says which patterns and head dimensions; the stage's declaration only which tiles.
+CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared);
 
 // The correctness cases: fixed shapes that each exercise one difficulty, with fresh inputs from `seed`,
 // and a few random shapes.
@@ -64,5 +103,27 @@ std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed);
 // The window-constraint cases: one per pattern kind (two for the sliding window), small enough that
 // every weight can be recovered.
 std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed);
+
+// --- the checks (checks.cpp, memory_check.cpp, speed_check.cpp) -----------------------------------
+
+nlohmann::json correctness_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points, bool* not_implemented);
+nlohmann::json window_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points);
+nlohmann::json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& stage, const StageRubric& points);
+// The speed check; for a stage without speed points (01, 02), the time limit instead: `too_slow` says
+// whether it was over it.
+nlohmann::json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name, const StageRubric& points,
+                           std::vector<std::string>* violations);
+nlohmann::json time_limit(JudgeContext& ctx, RemoteStage& stage, const std::string& name, const StageRubric& points,
+                          std::vector<std::string>* violations, bool* too_slow);
+
+// Times the baseline alone (no runner alive), for Calibration::clean_baseline_ms.
+double clean_baseline_ms(JudgeContext& ctx, const std::string& engine, int B, int H, int N);
+std::string baseline_key(const std::string& engine, int B, int H, int N);
+
+// Small helpers shared by the checks.
+nlohmann::json check_result(const char* name, double score, double max_score, const std::string& summary,
+                            std::vector<std::string> feedback = {});
+uint64_t mix_seed(uint64_t a, uint64_t b);
+std::string megabytes(double bytes);
 
 }  // namespace swa

@@ -1,12 +1,13 @@
-// grade.h: grade stages, each in a process of its own.
+// grade.h: `swa grade`, the judge: grade stages, each through a runner of its own.
 //
-// `swa grade` starts one worker process per stage (`swa grade-worker`, checks.h) and reads its progress
-// and result through a pipe. A worker that crashes, hangs (no progress for the rubric's silence timeout,
-// or over its stage timeout) or dies of a CUDA error costs only its own stage, with a message saying
-// what happened during which case; every other stage is still graded and the reports are always written.
+// The judge makes every input (from a seed it keeps), computes the references, reads and checks every
+// output, keeps the time, scores and writes the reports. The stage's code runs only in its runner
+// (runner_process.h), a sandboxed process that loads that one library and launches it on memory the
+// judge owns. docs/grading.md, "Trust", gives the threat model.
 //
-// Exit status (docs/grading.md): 0 every stage got every point; 1 something failed; 2 bad command line
-// or unreadable rubric; 3 no GPU (the CPU reference's self-check ran instead).
+// Exit status (docs/grading.md): 0 every stage got every point; 1 something failed; 2 bad command line,
+// unreadable rubric, or a machine where no runner can be started; 3 no GPU (the CPU reference's
+// self-check ran instead, and no graded report was replaced).
 #pragma once
 
 #include <cstdint>
@@ -25,22 +26,28 @@ constexpr int kExitNoGpu = 3;
 
 struct GradeOptions {
   std::string stages_dir;  // the build's stages/ (stage libraries by variant)
-  std::string variant = "student";  // "student" or "solution" (or any folder under stages_dir)
-  std::vector<std::string> stages;  // names to grade; empty: every stage of the variant
-  std::string solutions_dir;  // where the solution libraries are, for time ratios; "" = stages_dir
+  std::string variant = "student";  // "student", "solution", "planted" (or any folder under stages_dir)
+  std::vector<std::string> stages;  // names or numbers to grade; empty: every stage of the variant
   std::string out_dir = "grade-results";  // grade.json, results.json, logs/
   Rubric rubric;
   uint64_t seed = 0;
   bool verbose = false;
-  std::string self;  // this program, to start workers with
+  std::string sandbox = "auto";  // "auto" (bubblewrap where it works), "bwrap" (required), "none"
+  std::string sharing = "auto";  // "auto" (VMM where it works, else IPC), "vmm", "ipc"
+  std::string runner;  // the swa-runner executable
+  std::string empty_stage;  // the empty stage's library
+  std::string reference_timings;  // the solutions' recorded times ("" = none)
+  std::string record_timings;  // write this run's times here (a solution grade)
+  std::string build_logs;  // DIR/<stage>.log: the build output of a stage that did not compile
 };
 
 // Grades and reports; returns the exit status above. Throws std::invalid_argument for an unknown stage.
 int grade(const GradeOptions& options, std::ostream& out, std::ostream& progress);
 
-// The worker's side: grades one stage and writes JSON lines to `report_fd` (progress events, then
-// {"type": "result", "stage": {...}}).
-int grade_worker(const std::string& stage, const std::string& library, const std::string& solution,
-                 const std::string& rubric_file, uint64_t seed, int report_fd);
+// The names of the stages to grade: `wanted` (names or numbers, each once) resolved against the
+// available libraries and the build logs, else every stage available. Throws std::invalid_argument.
+std::vector<std::string> resolve_stage_names(const std::vector<std::string>& wanted,
+                                             const std::vector<std::string>& available,
+                                             const std::vector<std::string>& build_logs, const std::string& variant);
 
 }  // namespace swa

@@ -26,7 +26,11 @@ StageRubric default_stage_rubric(const std::string& name) {
   // Stage 05 masks its partial tiles through the general Pattern::allows (two of the causal window's three
   // tiles are partial), and its general kernel is long: on one head, timed between runs of the baseline,
   // its code starts cold. A lower fraction of the bound than stage 04's.
-  if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128";
+  if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128", r.patterns = kAllPatterns;
+  // Stages 01 and 02 have no speed points, but must run on the GPU (a generous limit: 10x the solution).
+  if (number == "01" || number == "02") r.time_limit_factor = 10;
+  // The tensor-core stages (06 on) are graded at the head dimensions their engines take.
+  if (number >= "06") r.head_dims = head_dim_bit(64) | head_dim_bit(128);
   // The CUDA-core stages' bounds count the exercise's 64 x 64 tiles, whatever a stage declares.
   if (number == "03" || number == "04" || number == "05") r.speed_tile_m = r.speed_tile_n = 64;
   return r;
@@ -85,7 +89,8 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
                                  ": a stage is named by its folder (\"03_masked_windows\") or its number (\"03\")");
       reject_unknown(entry,
                      {"correctness", "window", "memory", "speed", "speed_target", "speed_pattern", "speed_baseline",
-                      "speed_tile_m", "speed_tile_n", "memory_rule", "memory_bytes"},
+                      "speed_tile_m", "speed_tile_n", "memory_rule", "memory_bytes", "patterns", "head_dims",
+                      "time_limit_factor", "visibility"},
                      at);
       StageRubric s = default_stage_rubric(name);
       read_number(entry, "correctness", s.correctness, at);
@@ -94,6 +99,44 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       read_number(entry, "speed", s.speed, at);
       read_number(entry, "speed_target", s.speed_target, at, 1e-6);
       read_number(entry, "memory_bytes", s.memory_bytes, at, 1e-6);
+      read_number(entry, "time_limit_factor", s.time_limit_factor, at);
+      if (entry.contains("patterns")) {
+        const json& list = entry["patterns"];
+        if (!list.is_array() || list.empty()) throw std::runtime_error(at + ".patterns: expected a list of pattern names");
+        s.patterns = 0;
+        for (const json& item : list) {
+          int kind = -1;
+          for (int k = 0; k < kNumPatternKinds; ++k)
+            if (item.is_string() && item.get<std::string>() == pattern_name(static_cast<PatternKind>(k))) kind = k;
+          if (kind < 0)
+            throw std::runtime_error(at + ".patterns: " + item.dump() +
+                                     " is not one of sliding, causal, dilated, global, adaptive");
+          s.patterns |= pattern_bit(static_cast<PatternKind>(kind));
+        }
+      }
+      if (entry.contains("head_dims")) {
+        const json& list = entry["head_dims"];
+        if (!list.is_array() || list.empty()) throw std::runtime_error(at + ".head_dims: expected a list such as [64, 128]");
+        s.head_dims = 0;
+        for (const json& item : list) {
+          if (!item.is_number_integer() || head_dim_bit(item.get<int>()) == 0)
+            throw std::runtime_error(at + ".head_dims: " + item.dump() + " is not one of 16, 32, 64, 128");
+          s.head_dims |= head_dim_bit(item.get<int>());
+        }
+      }
+      if (entry.contains("visibility")) {
+        const json& v = entry["visibility"];
+        if (!v.is_object()) throw std::runtime_error(at + ".visibility: expected an object such as {\"speed\": \"after_due_date\"}");
+        for (const auto& [check, value] : v.items()) {
+          if (check != "correctness" && check != "window" && check != "memory" && check != "speed")
+            throw std::runtime_error(at + ".visibility: unknown check '" + check + "' (known: correctness, window, memory, speed)");
+          const std::string text = value.is_string() ? value.get<std::string>() : "";
+          if (text != "visible" && text != "hidden" && text != "after_due_date" && text != "after_published")
+            throw std::runtime_error(at + ".visibility." + check + ": " + value.dump() +
+                                     " is not one of visible, hidden, after_due_date, after_published");
+          s.visibility[check] = text;
+        }
+      }
       for (const auto& [key, tile] :
            {std::pair<const char*, int*>{"speed_tile_m", &s.speed_tile_m}, {"speed_tile_n", &s.speed_tile_n}}) {
         if (!entry.contains(key)) continue;
@@ -171,6 +214,21 @@ Rubric load_rubric(const std::string& path) {
   return rubric_from_json(file, path);
 }
 
+namespace {
+json pattern_names(uint32_t bits) {
+  json names = json::array();
+  for (int k = 0; k < kNumPatternKinds; ++k)
+    if (bits & pattern_bit(static_cast<PatternKind>(k))) names.push_back(pattern_name(static_cast<PatternKind>(k)));
+  return names;
+}
+json head_dim_list(uint32_t bits) {
+  json dims = json::array();
+  for (int D : kHeadDims)
+    if (bits & head_dim_bit(D)) dims.push_back(D);
+  return dims;
+}
+}  // namespace
+
 json to_json(const Rubric& r) {
   json stages = json::object();
   for (const auto& [name, s] : r.stages)
@@ -184,7 +242,11 @@ json to_json(const Rubric& r) {
                     {"speed_tile_m", s.speed_tile_m},
                     {"speed_tile_n", s.speed_tile_n},
                     {"memory_rule", s.memory_rule == MemoryRule::kPerScore ? "per_score" : "per_row"},
-                    {"memory_bytes", s.memory_bytes}};
+                    {"memory_bytes", s.memory_bytes},
+                    {"patterns", pattern_names(s.patterns)},
+                    {"head_dims", head_dim_list(s.head_dims)},
+                    {"time_limit_factor", s.time_limit_factor},
+                    {"visibility", s.visibility}};
   return {{"stages", stages},
           {"tolerance", {{"atol", r.tolerance.atol}, {"rtol", r.tolerance.rtol}}},
           {"window",
@@ -198,6 +260,11 @@ double speed_fraction(double speedup, double target) {
   if (!(speedup > 1)) return 0;  // not faster than full attention: nothing, whatever the target
   if (target <= 1) return 1;
   return std::clamp((speedup - 1) / (target - 1), 0.0, 1.0);
+}
+
+double capped_score(double score, const StageRubric& rubric) {
+  if (!(score > 0)) return 0;  // NaN too
+  return std::min(score, rubric.max_score());
 }
 
 double memory_limit_bytes(const StageRubric& rubric, const Problem& p) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "compare.h"
+#include "problem.h"
 
 namespace swa {
 
@@ -30,6 +31,15 @@ struct StageRubric {
   // The tiles the bound behind the target counts; 0: the stage's declared tiles. The kit pins them for its
   // own stages, so that declaring larger tiles cannot lower a target.
   int speed_tile_m = 0, speed_tile_n = 0;
+  // What the stage must implement: the correctness and window cases cover these patterns and head
+  // dimensions whatever the stage declares (a stage that declares fewer fails those cases).
+  uint32_t patterns = pattern_bit(PatternKind::kSlidingWindow);
+  uint32_t head_dims = kAllHeadDims;
+  // Stages without a speed check (01, 02) must still run on the GPU: a stage slower than this many times
+  // the solution's recorded time (reference_timings.h) is "too slow" and gets 0. 0: no limit.
+  double time_limit_factor = 0;
+  // Gradescope visibility of each check's test: "visible", "hidden", "after_due_date", "after_published".
+  std::map<std::string, std::string> visibility;
 
   double max_score() const { return correctness + window + memory + speed; }
 };
@@ -39,8 +49,8 @@ struct Rubric {
   Tolerance tolerance;  // correctness: |got - ref| <= atol * max(1, max|V|) + rtol * |ref|
   double window_outside_max = 1e-5;  // window check: largest weight allowed outside the pattern
   Tolerance window_inside{1e-4, 1e-2};  // window check: weights inside the pattern against the reference
-  double stage_timeout_s = 180;  // a stage's worker is stopped after this long ...
-  double silence_timeout_s = 30;  // ... or after this long without progress (a hung kernel)
+  double stage_timeout_s = 180;  // a stage's runner is stopped after this long ...
+  double silence_timeout_s = 30;  // ... or when one request goes unanswered this long (a hung kernel)
 
   // The rubric of a stage: the entry for its name, else the entry for its number, else the default.
   StageRubric stage(const std::string& name) const;
@@ -62,6 +72,9 @@ double speed_fraction(double speedup, double target);
 
 // The sequence lengths the speed check times (B = H = 1 for the first three, B = 4, H = 16 for 4096).
 constexpr int kSpeedSequenceLengths[] = {512, 1024, 2048, 4096};
+
+// A stage's score, capped at the rubric's maximum (and at 0 from below): no check can give more.
+double capped_score(double score, const StageRubric& rubric);
 
 // The memory limit of a stage for a problem, in bytes.
 double memory_limit_bytes(const StageRubric& rubric, const Problem& p);

@@ -11,23 +11,25 @@ namespace swa {
 
 StageLibrary::StageLibrary(const std::string& path) : path_(path) {
   if (!std::filesystem::exists(path))
-    throw std::runtime_error("stage library " + path + " does not exist (is it built?)");
+    throw StageNotLoaded("stage library " + path + " does not exist (is it built?)");
   // RTLD_LOCAL: every stage exports the same symbol; each library keeps its own.
   handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (handle_ == nullptr) throw std::runtime_error("cannot load stage library " + path + ": " + dlerror());
+  if (handle_ == nullptr) throw StageNotLoaded("cannot load stage library " + path + ": " + dlerror());
   const auto entry = reinterpret_cast<SwaStageApiFn>(dlsym(handle_, SWA_STAGE_API_SYMBOL));
   if (entry == nullptr) {
     dlclose(handle_);
-    throw std::runtime_error(path + " does not export " SWA_STAGE_API_SYMBOL "(): was it built with SWA_EXPORT_STAGE?");
+    throw StageInvalid(path + " does not export " SWA_STAGE_API_SYMBOL "(): was it built with SWA_EXPORT_STAGE?");
   }
   api_ = entry();
   // The version first: a library of another ABI lays out the rest differently.
   const int32_t version = api_ != nullptr ? api_->abi_version : -1;
   std::string why;
-  if (version != kSwaAbiVersion)
+  if (api_ == nullptr)
+    why = "returns a null stage interface from " SWA_STAGE_API_SYMBOL "()";
+  else if (version != kSwaAbiVersion)
     why = "was built against another version of stages/common/problem.h (stage ABI " + std::to_string(version) +
           ", expected " + std::to_string(kSwaAbiVersion) + "): rebuild it";
-  else if (api_->forward == nullptr || api_->workspace_bytes == nullptr || api_->info.name == nullptr)
+  else if (api_ == nullptr || api_->forward == nullptr || api_->workspace_bytes == nullptr || api_->info.name == nullptr)
     why = "exports an incomplete stage interface (a null function or name): was it built with SWA_EXPORT_STAGE?";
   else if (api_->info.tile_m < 1 || api_->info.tile_n < 1 || api_->info.tile_m > 1024 || api_->info.tile_n > 1024)
     why = "declares tiles of " + std::to_string(api_->info.tile_m) + " x " + std::to_string(api_->info.tile_n) +
@@ -35,9 +37,12 @@ StageLibrary::StageLibrary(const std::string& path) : path_(path) {
   else if ((api_->info.head_dims & kAllHeadDims) == 0)
     why = "declares no head dimension it supports (head_dims must name some of 16, 32, 64, 128)";
   if (!why.empty()) {
+    // The message is complete before the library goes: nothing of it is read after dlclose.
+    const std::string message = path + " " + why;
+    api_ = nullptr;
     dlclose(handle_);
     handle_ = nullptr;
-    throw std::runtime_error(path + " " + why);
+    throw StageInvalid(message);
   }
 }
 

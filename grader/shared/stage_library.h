@@ -5,6 +5,7 @@
 // drive any stage, ship solutions compiled, and run each stage in a process of its own.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,19 @@
 
 namespace swa {
 
+// Why a library could not be used: it could not be opened at all, or it is not a valid stage (no
+// swa_stage_api, another ABI version, a null function or name, impossible tiles).
+struct StageNotLoaded : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct StageInvalid : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class StageLibrary {
  public:
-  // Loads the library; throws std::runtime_error naming the file and what went wrong.
+  // Loads the library; throws StageNotLoaded or StageInvalid naming the file and what went wrong. The
+  // library stays loaded until the StageLibrary is destroyed: nothing is read from it after dlclose.
   explicit StageLibrary(const std::string& path);
   ~StageLibrary();
   StageLibrary(const StageLibrary&) = delete;
