@@ -121,6 +121,9 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
   envp.push_back(nullptr);
   const rlim_t cpu = static_cast<rlim_t>(launch.cpu_seconds);
   const std::string chdir_to = private_dir_;
+  // Closed by a successful exec (close-on-exec); a failed one writes its errno first.
+  int exec_pipe[2];
+  if (pipe2(exec_pipe, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("pipe2"));
 
   outer_ = fork();
   if (outer_ < 0) throw std::runtime_error(errno_text("fork"));
@@ -135,7 +138,10 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
     dup2(log, 2);
     dup2(sockets[1], 3);
     if (sandboxed_) dup2(info[1], 4);
-    syscall(SYS_close_range, sandboxed_ ? 5 : 4, ~0U, 0);
+    const int report = sandboxed_ ? 5 : 4;  // the exec report, just above the descriptors kept
+    dup2(exec_pipe[1], report);
+    fcntl(report, F_SETFD, FD_CLOEXEC);
+    syscall(SYS_close_range, report + 1, ~0U, 0);
     const rlimit cpu_limit{cpu, cpu + 5}, files{256, 256}, file_size{64 << 20, 64 << 20}, no_core{0, 0},
         processes{4096, 4096};
     setrlimit(RLIMIT_CPU, &cpu_limit);
@@ -145,11 +151,24 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
     setrlimit(RLIMIT_NPROC, &processes);
     if (!sandboxed_ && chdir(chdir_to.c_str()) != 0) _exit(126);
     execve(program.c_str(), argv.data(), envp.data());
+    const int error = errno;
+    if (write(report, &error, sizeof(error)) < 0) _exit(126);
     _exit(127);
   }
+  close(exec_pipe[1]);
+  int exec_error = 0;
+  ssize_t got;
+  do {
+    got = read(exec_pipe[0], &exec_error, sizeof(exec_error));
+  } while (got < 0 && errno == EINTR);
+  close(exec_pipe[0]);
   close(sockets[1]);
   close(log);
   close(null);
+  if (got == sizeof(exec_error)) {
+    kill_all();
+    throw std::runtime_error("cannot start " + program + ": " + std::strerror(exec_error));
+  }
   if (!sandboxed_) {
     pid_ = outer_;
     return;
@@ -285,10 +304,10 @@ protocol::Reply RunnerProcess::call(protocol::Request request, int pass_fd, doub
 
 int RunnerProcess::stop() {
   if (exited_) return 0;
-  call(protocol::make_request(protocol::Kind::kQuit, 0), -1, 10);
-  // Whatever else of the runner still lives once it has answered its last request was started by the stage.
+  // Whatever else of the runner lives once it is idle was started by the stage.
   std::vector<pid_t> others = processes();
   others.erase(std::remove(others.begin(), others.end(), pid_), others.end());
+  call(protocol::make_request(protocol::Kind::kQuit, 0), -1, 10);
   protocol::Reply buffer;
   const auto late = protocol::receive_packet(socket_, &buffer, sizeof(buffer), 20);
   const bool unasked = late && !late->closed;
@@ -301,6 +320,7 @@ int RunnerProcess::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   kill_all();
+  for (pid_t p : others) kill(p, SIGKILL);  // orphans are no longer in the runner's tree
   if (unasked) throw RunnerFault(RunnerFault::kProtocol, "the runner sent a message nobody asked for");
   return static_cast<int>(others.size());
 }
