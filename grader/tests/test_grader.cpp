@@ -122,6 +122,32 @@ TEST(Rubric, BadFilesNameTheField) {
   EXPECT_THROW(load_rubric((dir / "missing.json").string()), std::runtime_error);
 }
 
+TEST(Rubric, RequiredPatternsHeadDimsTimeLimitsAndVisibility) {
+  const Rubric r = default_rubric();
+  EXPECT_EQ(r.stage("05_bonus_patterns").patterns, kAllPatterns) << "stage 05 is graded on all five patterns";
+  EXPECT_EQ(r.stage("04_online_softmax").patterns, pattern_bit(PatternKind::kSlidingWindow));
+  EXPECT_EQ(r.stage("02_tiled_smem").time_limit_factor, 10) << "stages 01-02 must run on the GPU";
+  EXPECT_EQ(r.stage("03_masked_windows").time_limit_factor, 0) << "its speed check times it";
+  EXPECT_EQ(r.stage("06_mma").head_dims, head_dim_bit(64) | head_dim_bit(128));
+  const Rubric f = rubric_from_json(json::parse(R"({"stages": {"04": {"patterns": ["sliding", "causal"], "head_dims": [64],
+                                                     "visibility": {"speed": "after_due_date"}}}})"),
+                                    "r.json");
+  EXPECT_EQ(f.stage("04_x").patterns, pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
+  EXPECT_EQ(f.stage("04_x").head_dims, head_dim_bit(64));
+  EXPECT_EQ(f.stage("04_x").visibility.at("speed"), "after_due_date");
+  const Rubric again = rubric_from_json(to_json(f), "again");
+  EXPECT_EQ(again.stage("04_x").visibility.at("speed"), "after_due_date");
+  EXPECT_EQ(again.stage("04_x").head_dims, head_dim_bit(64));
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"patterns": ["circle"]}}})")).find("r.json: stages.04.patterns"),
+            std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"head_dims": [48]}}})")).find("48 is not one of"),
+            std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"visibility": {"speed": "later"}}}})")).find("after_due_date"),
+            std::string::npos);
+  EXPECT_EQ(capped_score(130, default_stage_rubric("04_x")), 100) << "never more than the rubric's maximum";
+  EXPECT_EQ(capped_score(std::nan(""), default_stage_rubric("04_x")), 0);
+}
+
 TEST(Rubric, SpeedPointsScaleFromNoGainToTheTarget) {
   EXPECT_EQ(speed_fraction(1.0, 5.0), 0.0);
   EXPECT_EQ(speed_fraction(0.7, 5.0), 0.0) << "slower than full attention earns nothing";
@@ -415,6 +441,39 @@ TEST(Report, TotalsGradescopeAndTerminal) {
   EXPECT_NE(text.str().find("hint: Only N that are not a multiple of 64"), std::string::npos);
   EXPECT_NE(text.str().find("TOTAL"), std::string::npos);
   EXPECT_NE(text.str().find("45.0 / 170"), std::string::npos);
+}
+
+TEST(Report, GradescopeGetsTimeLeaderboardVisibilityAndCappedTotals) {
+  ReportHeader h{"Test GPU", "2026-11-24T00:00:00Z", "abc123", "student", "graded", 42};
+  json stage = sample_stage("03_masked_windows", 40, true);
+  stage["checks"].push_back({{"name", "speed"},
+                             {"score", 30},
+                             {"max_score", 30},
+                             {"status", "passed"},
+                             {"summary", "fast"},
+                             {"feedback", json::array()},
+                             {"cases", json::array()},
+                             {"measurements", json::array({{{"B", 1}, {"H", 1}, {"N", 512}, {"speedup", 1.234}}})}});
+  stage["score"] = 1000;  // a forged total: the report caps it
+  Rubric rubric;
+  rubric.stages["03"] = default_stage_rubric("03_masked_windows");
+  rubric.stages["03"].visibility["speed"] = "after_due_date";
+  json report = make_report(h, rubric, {stage});
+  EXPECT_DOUBLE_EQ(report["score"].get<double>(), 70.0) << "no stage counts for more than its maximum";
+  report["execution_time_s"] = 12.3;
+  report["rubric"]["stages"]["03_masked_windows"] = to_json(rubric)["stages"]["03"];
+  const json gs = gradescope_results(report);
+  EXPECT_EQ(gs["execution_time"], 13);
+  ASSERT_EQ(gs["leaderboard"].size(), 1u);
+  EXPECT_EQ(gs["leaderboard"][0]["name"], "03 speedup B=1 H=1 N=512");
+  EXPECT_DOUBLE_EQ(gs["leaderboard"][0]["value"].get<double>(), 1.23);
+  EXPECT_EQ(gs["leaderboard"][0]["order"], "desc");
+  for (const json& t : gs["tests"])
+    EXPECT_EQ(t["visibility"], t["name"] == "03_masked_windows: speed" ? "after_due_date" : "visible") << t["name"];
+  const auto dir = temp_dir("gradescope");
+  std::ofstream(dir / "results.json") << gs.dump();
+  const std::string validate = "python3 " SWA_SOURCE_DIR "/tools/validate_json.py ";
+  EXPECT_EQ(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string()).c_str()), 0);
 }
 
 TEST(Report, FilesMatchTheirSchemas) {
