@@ -308,10 +308,17 @@ int RunnerProcess::stop() {
   std::vector<pid_t> others = processes();
   others.erase(std::remove(others.begin(), others.end(), pid_), others.end());
   call(protocol::make_request(protocol::Kind::kQuit, 0), -1, 10);
-  protocol::Reply buffer;
-  const auto late = protocol::receive_packet(socket_, &buffer, sizeof(buffer), 20);
-  const bool unasked = late && !late->closed;
-  if (late && late->fd >= 0) close(late->fd);
+  // Until the runner has gone (its end of the socket closes), anything it sends was not asked for: an
+  // atexit handler's, say. A stage's leftover process keeps the socket open: then 2 s is the most we wait.
+  bool unasked = false;
+  const Clock::time_point start = Clock::now();
+  for (protocol::Reply buffer; Clock::now() - start < std::chrono::seconds(2);) {
+    const auto late = protocol::receive_packet(socket_, &buffer, sizeof(buffer), 100);
+    if (!late) continue;
+    if (late->fd >= 0) close(late->fd);
+    if (late->closed) break;
+    unasked = true;
+  }
   for (int k = 0; k < 200 && !exited_; ++k) {
     int status = 0;
     if (waitpid(outer_, &status, WNOHANG) == outer_)

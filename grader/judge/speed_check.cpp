@@ -2,6 +2,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <sstream>
 
@@ -49,6 +50,7 @@ struct ShapeTiming {
   double stage_ms = 0, baseline_ms = 0;  // medians per launch
   int launches = 0, rounds = 0;
   bool baseline_busy = false;
+  double overhead_ms = 0;  // one request and reply with no launch: what the judge's clock adds to a batch
 };
 
 // Times the stage and the baseline in turn on one shape.
@@ -65,6 +67,15 @@ ShapeTiming time_shape(JudgeContext& ctx, RemoteStage& stage, const Shape& s, co
   const uint32_t id = stage.attach(timed.arena());
   const SwaStageApi& baseline = full_attention_baseline(engine);
   std::vector<double> stage_ms, base_ms;
+  {  // the cost of the clock's method itself: a request and reply with no launch
+    std::vector<double> empty;
+    for (int k = 0; k < 5; ++k) {
+      const auto t0 = std::chrono::steady_clock::now();
+      stage.run(timed.arena(), id, 0, 0, ctx.rubric.silence_timeout_s);
+      empty.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    out.overhead_ms = median(empty);
+  }
   // A first, short batch warms both up and says how many launches fill kBatchMs.
   int count = timed.min_sets();
   for (int round = -1; round < kRounds; ++round) {
@@ -180,6 +191,8 @@ json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name,
                 {"runs", t.launches * t.rounds},
                 {"launches_per_batch", t.launches},
                 {"batches", t.rounds},
+                {"request_overhead_ms", t.overhead_ms},
+                {"request_overhead_share", t.overhead_ms / (t.stage_ms * t.launches)},
                 {"baseline_ms", baseline_ms},
                 {"baseline_alternated_ms", t.baseline_ms},
                 {"speedup", speedup},
