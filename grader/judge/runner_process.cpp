@@ -243,10 +243,12 @@ std::vector<pid_t> RunnerProcess::processes() const {
 void RunnerProcess::freeze() {
   for (int pass = 0; pass < 2; ++pass)  // twice: a process started meanwhile is caught the second time
     for (pid_t p : processes()) kill(p, SIGSTOP);
+  frozen_ = true;
 }
 
 void RunnerProcess::thaw() {
   for (pid_t p : processes()) kill(p, SIGCONT);
+  frozen_ = false;
 }
 
 std::string RunnerProcess::exit_description() {
@@ -273,6 +275,7 @@ std::string RunnerProcess::exit_description() {
 
 protocol::Reply RunnerProcess::call(protocol::Request request, int pass_fd, double timeout_s) {
   using protocol::Reply;
+  if (frozen_) thaw();
   // Anything waiting now was sent without being asked for.
   Reply buffer;
   if (const auto early = protocol::receive_packet(socket_, &buffer, sizeof(buffer), 0)) {

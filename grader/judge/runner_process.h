@@ -56,7 +56,7 @@ class RunnerProcess {
   pid_t pid() const { return pid_; }  // the runner's PID as the judge sees it (NVML, /proc)
   std::vector<pid_t> processes() const;  // the runner and every process it started
   void freeze();  // SIGSTOP every process of the runner: nothing of it can launch GPU work
-  void thaw();  // SIGCONT
+  void thaw();  // SIGCONT (call() thaws a frozen runner first: a request wants an answer)
   bool sandboxed() const { return sandboxed_; }
   const std::string& library_inside() const { return library_inside_; }  // the library's path as the runner sees it
   // Executable mappings of files other than the runner, its own library and the system's libraries: a
@@ -74,6 +74,7 @@ class RunnerProcess {
   int socket_ = -1;
   bool sandboxed_ = false;
   bool exited_ = false;
+  bool frozen_ = false;
   int wait_status_ = 0;
   std::string private_dir_, library_inside_, runner_inside_;
   std::vector<std::string> allowed_dirs_;

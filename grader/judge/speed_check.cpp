@@ -100,11 +100,8 @@ ShapeTiming time_shape(JudgeContext& ctx, RemoteStage& stage, const Shape& s, co
     // A slow stage (a CPU one, say) gets fewer rounds: its time is clear long before five.
     if (b.ms_per_launch * count > 2000 && round >= 1) break;
   }
-  try {
-    stage.detach(id);
-  } catch (const RunnerFault&) {
-    throw;
-  }
+  stage.process().thaw();  // left frozen by the last batch
+  stage.detach(id);
   out.stage_ms = median(stage_ms);
   out.baseline_ms = median(base_ms);
   out.launches = count;
