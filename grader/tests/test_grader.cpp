@@ -532,6 +532,20 @@ TEST(GradeCommand, BadArgumentsExitWithTwo) {
   EXPECT_EQ(exit_status("grade --rubric /no/such/rubric.json"), 2);
   EXPECT_EQ(exit_status("grade --variant teacher"), 2);
   EXPECT_EQ(exit_status("pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("pattern sliding:2 --tiles-only"), 2) << "--tiles-only needs --tiles";
+  EXPECT_EQ(exit_status("pattern sliding:2 --tiles 4 --tiles-only"), 0);
+  EXPECT_EQ(exit_status("frobnicate"), 2) << "an unknown command";
+  EXPECT_EQ(exit_status("grade --seed -1"), 2);
+  EXPECT_EQ(exit_status("grade --seed 99999999999999999999"), 2);
+  EXPECT_EQ(exit_status("grade --sandbox maybe"), 2);
+  // bench and reference check their arguments before any work (and before asking for a GPU).
+  EXPECT_EQ(exit_status("bench --fill-sizes 512,lots"), 2);
+  EXPECT_EQ(exit_status("bench --fill-sizes 0"), 2);
+  EXPECT_EQ(exit_status("bench --stages 99_nothing"), 2);
+  EXPECT_EQ(exit_status("bench --pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("reference --pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("reference -N 0"), 2);
+  EXPECT_EQ(exit_status("reference -D 64 -B 65535 -H 2"), 2) << "B*H over its limit, refused before the self-check";
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 
 #include "grade.h"
 #include "protocol.h"
+#include "remote_stage.h"
 #include "report.h"
 #include "runner_process.h"
 #include "sandbox.h"
@@ -307,6 +308,45 @@ TEST(Sandbox, BwrapArgumentsHideTheKit) {
     EXPECT_TRUE(e.rfind("PATH=", 0) == 0 || e.rfind("HOME=", 0) == 0 || e.rfind("LD_LIBRARY_PATH=", 0) == 0 ||
                 e.rfind("CUDA_", 0) == 0 || e.rfind("SWA_SHARED_MEMORY_LIMIT=", 0) == 0)
         << e;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The real runner: loading needs no GPU
+// ---------------------------------------------------------------------------------------------------
+
+std::string load_status(const std::string& library, bool sandbox, std::string* message) {
+  RunnerLaunch launch;
+  launch.runner = SWA_RUNNER;
+  launch.library = library;
+  launch.log = (temp_dir("real_runner") / "runner.log").string();
+  launch.sandbox = sandbox;
+  RemoteStage stage(launch);
+  try {
+    const Declared& d = stage.load("00_empty");
+    *message = d.name;
+    stage.process().stop();
+    return "loaded";
+  } catch (const StageUnusable& e) {
+    *message = e.what();
+    return e.status;
+  }
+}
+
+TEST(Runner, SaysWhyALibraryIsNotAStage) {
+  for (bool sandbox : {false, true}) {
+    if (sandbox && !bwrap_works()) continue;
+    std::string message;
+    EXPECT_EQ(load_status(SWA_EMPTY_STAGE, sandbox, &message), "loaded");
+    EXPECT_EQ(message, "00_empty");
+    EXPECT_EQ(load_status(SWA_BAD_STAGES "/wrong_abi.so", sandbox, &message), "invalid library");
+    EXPECT_NE(message.find("stage ABI 1, expected 2"), std::string::npos) << message;
+    EXPECT_EQ(load_status(SWA_BAD_STAGES "/null_api.so", sandbox, &message), "invalid library");
+    EXPECT_NE(message.find("null stage interface"), std::string::npos) << message;
+    const fs::path not_a_library = temp_dir("not_a_library") / "03_x.so";
+    std::ofstream(not_a_library) << "not ELF";
+    EXPECT_EQ(load_status(not_a_library.string(), sandbox, &message), "missing");
+    EXPECT_NE(message.find("cannot load stage library"), std::string::npos) << message;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
