@@ -31,11 +31,11 @@ struct LaunchCheck {
   unsigned long long not_finite;  // NaN or infinity (other than the poison)
   unsigned long long too_far;  // |o - ref| > atol + rtol * |ref|
   unsigned long long same_as_previous;  // bit-identical to the same element of the previous launch's output
-  unsigned long long first_bad;  // index of the first failing element (~0 if none)
+  unsigned long long first_bad_from_end;  // count - (index of the first failing element); 0: none
 };
 
 // Checks `launches` outputs, launch k at o + k*o_stride against ref + k*ref_stride (floats), `count`
-// elements each, into checks[launches] (device memory, zeroed by this call).
+// elements each, adding into checks[launches] (device memory; zero it first, before the clock starts).
 void check_outputs(const float* o, size_t o_stride, const float* ref, size_t ref_stride, size_t count, int launches,
                    float atol, float rtol, LaunchCheck* checks, cudaStream_t stream);
 

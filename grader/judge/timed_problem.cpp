@@ -83,6 +83,7 @@ TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t 
   const size_t n = host_problem_.num_elements();
   auto* checks = reinterpret_cast<judge_gpu::LaunchCheck*>(checks_.get());
   const Tolerance tol = ctx_.rubric.tolerance;  // inputs in [-1, 1]: max|V| <= 1, so atol is absolute
+  SWA_CUDA_CHECK(cudaMemset(checks, 0, count * sizeof(judge_gpu::LaunchCheck)));  // before the clock
   runner.thaw();
   const Clock::time_point t0 = Clock::now();
   b.outcome = stage.run(*arena_, arena_id, 0, count, ctx_.rubric.silence_timeout_s);
@@ -107,6 +108,7 @@ double TimedProblem::baseline_batch(const SwaStageApi& baseline, int count, bool
   full.pattern.left = full.pattern.right = full.N;
   auto* checks = reinterpret_cast<judge_gpu::LaunchCheck*>(checks_.get());
   char message[512] = {};
+  SWA_CUDA_CHECK(cudaMemset(checks, 0, count * sizeof(judge_gpu::LaunchCheck)));  // before the clock
   const Clock::time_point t0 = Clock::now();
   for (int k = 0; k < count; ++k) {
     const Tensors t{arena_->q(k), arena_->k(k), arena_->v(k), baseline_out_.get() + k * n};
@@ -131,7 +133,8 @@ std::vector<std::string> TimedProblem::verdicts(const StageBatch& b) const {
     } else if (c.unwritten > 0) {
       found.push_back("output not written by the time the stage said it was done" + run);
     } else if (c.too_far > 0 || c.not_finite > 0) {
-      const long long head = static_cast<long long>(c.first_bad / (static_cast<size_t>(host_problem_.N) * host_problem_.D));
+      const size_t first_bad = n - c.first_bad_from_end;
+      const long long head = static_cast<long long>(first_bad / (static_cast<size_t>(host_problem_.N) * host_problem_.D));
       found.push_back("wrong output in a timed run" + run + ", first in head " + std::to_string(head) + " of " +
                       std::to_string(host_problem_.batch_heads()));
     }

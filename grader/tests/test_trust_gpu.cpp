@@ -31,9 +31,22 @@ struct GradeRun {
   fs::path dir;
 };
 
-GradeRun run_grade(const std::string& name, const std::string& args) {
+// Runs `swa grade ARGS` into a folder of its own. With `reuse`, a report already there that is newer than
+// the swa binary is read instead (ctest runs each test of this file as a process of its own; the cheats
+// are graded once for all of them).
+GradeRun run_grade(const std::string& name, const std::string& args, bool reuse = false) {
   GradeRun run;
-  run.dir = fs::temp_directory_path() / ("swa_trust_gpu_" + name + "_" + std::to_string(getpid()));
+  run.dir = fs::temp_directory_path() / ("swa_trust_gpu_" + name + (reuse ? "" : "_" + std::to_string(getpid())));
+  const fs::path saved = run.dir / "out" / "grade.json", status_file = run.dir / "exit_status";
+  if (reuse && fs::exists(saved) && fs::exists(status_file) &&
+      fs::last_write_time(saved) > fs::last_write_time(SWA_BINARY)) {
+    std::ifstream(status_file) >> run.exit_status;
+    std::stringstream text;
+    text << std::ifstream(run.dir / "out.txt").rdbuf();
+    run.output = text.str();
+    run.report = json::parse(std::ifstream(saved));
+    return run;
+  }
   fs::remove_all(run.dir);
   fs::create_directories(run.dir);
   const fs::path rubric = run.dir / "rubric.json";
@@ -46,6 +59,7 @@ GradeRun run_grade(const std::string& name, const std::string& args) {
   text << std::ifstream(run.dir / "out.txt").rdbuf();
   run.output = text.str();
   if (fs::exists(run.dir / "out" / "grade.json")) run.report = json::parse(std::ifstream(run.dir / "out" / "grade.json"));
+  std::ofstream(status_file) << run.exit_status;
   return run;
 }
 
@@ -57,7 +71,8 @@ const GradeRun& cheats() {
       "04_kill_parent 04_linger 04_rubric_rewrite 04_dlopen_solution 04_cache_by_pointer 04_first_call_only "
       "04_count_calls 04_results_in_inputs 04_work_after_done 04_patch_event_timer 04_busy_gpu 04_static_scratch "
       "04_cumemalloc 04_early_alloc 04_pinned_host 04_rtld_next_malloc 04_skip_middle_heads 02_cpu_implementation "
-      "05_two_patterns 97_correct");
+      "05_two_patterns 97_correct",
+      /*reuse=*/true);
   return run;
 }
 
@@ -113,7 +128,9 @@ TEST(TrustGpu, KillingTheParentAndRewritingFilesReachNothing) {
   expect_named("04_kill_parent", "not implemented", "not implemented");
   expect_named("04_rubric_rewrite", "not implemented", "not implemented");
   EXPECT_EQ(run.report["schema"], "swa-grade/1") << "the judge wrote the report, after every stage";
-  EXPECT_EQ(run.report["rubric"]["stages"]["04_rubric_rewrite"].value("correctness", 0.0), 40.0) << "the rubric in force";
+  // The rubric in force is the one given on the command line, whatever the stage wrote.
+  EXPECT_EQ(run.report["rubric"]["timeouts"].value("stage_seconds", 0.0), 240.0) << run.report["rubric"].dump();
+  EXPECT_EQ(stage_of(run, "04_rubric_rewrite").value("max_score", 0.0), 100.0);
   // A process left behind would rewrite the reports later: there is none.
   expect_named("04_linger", "rejected", "started processes of its own");
   const std::string before = json::parse(std::ifstream(run.dir / "out" / "grade.json")).dump();
