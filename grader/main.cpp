@@ -46,7 +46,8 @@ std::vector<int> parse_sizes(const std::string& text, const char* what) {
 int run_pattern(const std::string& text, int N, int tile, bool tiles_only) {
   const PatternSpec spec = parse_pattern(text, N);
   if (tiles_only && tile <= 0) throw CLI::ValidationError("--tiles-only", "needs --tiles SIZE");
-  if (!tiles_only) std::cout << text << ", N = " << N << ": 'x' where query i sees key j\n\n" << render_pattern(spec, N);
+  if (!tiles_only)
+    std::cout << text << ", N = " << N << ": 'x' where query i sees key j\n\n" << render_pattern(spec, N);
   if (tile > 0) {
     if (tiles_only) std::cout << text << ", N = " << N << "\n";
     std::cout << "\nTiles of " << tile << " x " << tile << ": F full (no mask), P partial (mask), . empty (skip)\n\n"
@@ -230,8 +231,9 @@ int main(int argc, char** argv) {
           bench_exercise_only || bench_fill.empty() ? std::vector<int>{} : parse_sizes(bench_fill, "--fill-sizes");
       for (int N : fill)
         if (N < 1 || N > kMaxSeqLen)
-          throw CLI::ValidationError("--fill-sizes", "N = " + std::to_string(N) + " is out of range: N must be in [1, " +
-                                                         std::to_string(kMaxSeqLen) + "]");
+          throw CLI::ValidationError(
+              "--fill-sizes",
+              "N = " + std::to_string(N) + " is out of range: N must be in [1, " + std::to_string(kMaxSeqLen) + "]");
       for (const std::string& pattern : bench.patterns) {
         try {
           for (int N : {512, 1024, 2048}) parse_pattern(pattern, N);

@@ -122,7 +122,8 @@ std::unique_ptr<AttachedProblem> attach_case(JudgeContext& ctx, RemoteStage& sta
   } catch (const CudaError& e) {
     if (e.code() != cudaErrorMemoryAllocation) throw;
     cudaGetLastError();
-    *why = "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
+    *why =
+        "could not allocate the inputs and the " + std::to_string(workspace) + " bytes of workspace the stage asks for";
     return nullptr;
   }
 }
@@ -377,7 +378,8 @@ int CaseScope::base_head_dim() const {
 }
 
 CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared) {
-  const bool tiles_ok = declared.tile_m >= 1 && declared.tile_m <= 1024 && declared.tile_n >= 1 && declared.tile_n <= 1024;
+  const bool tiles_ok =
+      declared.tile_m >= 1 && declared.tile_m <= 1024 && declared.tile_n >= 1 && declared.tile_n <= 1024;
   return {rubric.patterns, rubric.head_dims & kAllHeadDims, tiles_ok ? declared.tile_m : kTileM,
           tiles_ok ? declared.tile_n : kTileN};
 }
@@ -413,8 +415,8 @@ std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {
   // Partial tiles: one short of a tile, exactly one, one more, for the query tiles and the key tiles.
   std::vector<int> partial_sizes;
   // The stage's own tiles, and the kit's 64 (a stage's declaration cannot take those cases away).
-  for (const auto& [tile, what] : {std::pair<int, const char*>{scope.tile_m, "query"}, {scope.tile_n, "key"},
-                                   {kTileM, "query"}}) {
+  for (const auto& [tile, what] :
+       {std::pair<int, const char*>{scope.tile_m, "query"}, {scope.tile_n, "key"}, {kTileM, "query"}}) {
     if (tile < 2) continue;  // a "tile" of one position is never partial
     const std::string of = scope.tile_m == scope.tile_n ? "tile" : std::string(what) + " tile";
     const std::pair<int, std::string> sizes[] = {

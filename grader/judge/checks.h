@@ -106,9 +106,11 @@ std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed);
 
 // --- the checks (checks.cpp, memory_check.cpp, speed_check.cpp) -----------------------------------
 
-nlohmann::json correctness_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points, bool* not_implemented);
+nlohmann::json correctness_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points,
+                                 bool* not_implemented);
 nlohmann::json window_check(JudgeContext& ctx, RemoteStage& stage, const StageRubric& points);
-nlohmann::json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& stage, const StageRubric& points);
+nlohmann::json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& stage,
+                            const StageRubric& points);
 // The speed check; for a stage without speed points (01, 02), the time limit instead: `too_slow` says
 // whether it was over it.
 nlohmann::json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name, const StageRubric& points,

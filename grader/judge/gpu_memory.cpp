@@ -81,7 +81,8 @@ std::map<pid_t, long long> GpuMemory::by_process() const {
     r = list(device_, &count, infos.data());
   }
   if (r != kNvmlSuccess) return used;
-  for (unsigned int k = 0; k < count; ++k) used[static_cast<pid_t>(infos[k].pid)] += static_cast<long long>(infos[k].usedGpuMemory);
+  for (unsigned int k = 0; k < count; ++k)
+    used[static_cast<pid_t>(infos[k].pid)] += static_cast<long long>(infos[k].usedGpuMemory);
   return used;
 }
 

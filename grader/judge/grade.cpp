@@ -115,7 +115,8 @@ void calibrate_empty(JudgeContext& ctx) {
   const std::vector<float> o = arena.output(0);
   for (size_t e = 0; e < o.size(); ++e)
     if (o[e] != __half2float(v[e]))
-      throw std::runtime_error("the runner's writes did not reach the judge's memory (element " + std::to_string(e) + ")");
+      throw std::runtime_error("the runner's writes did not reach the judge's memory (element " + std::to_string(e) +
+                               ")");
   Calibration& cal = ctx.calibration;
   cal.empty_gpu_nvml = nvml_of(ctx, empty.process());
   cal.empty_gpu_device = free_before - GpuMemory::device_free();
@@ -163,8 +164,8 @@ std::vector<std::string> resolve_stage_names(const std::vector<std::string>& wan
     for (const std::string& a : known)
       if (a == want || a.rfind(want + "_", 0) == 0) found = a;
     if (found.empty())
-      throw std::invalid_argument("unknown stage '" + want + "'; the " + variant + " stages are: " +
-                                  (list.empty() ? "(none built)" : list));
+      throw std::invalid_argument("unknown stage '" + want + "'; the " + variant +
+                                  " stages are: " + (list.empty() ? "(none built)" : list));
     if (std::find(names.begin(), names.end(), found) == names.end()) names.push_back(found);  // named twice: once
   }
   return names.empty() ? known : names;
@@ -218,7 +219,8 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     const bool used = std::any_of(names.begin(), names.end(), [&](const std::string& n) {
       return n == key || (key.size() == 2 && n.rfind(key + "_", 0) == 0);
     });
-    if (!used) progress_out << "warning: the rubric's entry \"" << key << "\" matches no stage being graded" << std::endl;
+    if (!used)
+      progress_out << "warning: the rubric's entry \"" << key << "\" matches no stage being graded" << std::endl;
   }
 
   prctl(PR_SET_CHILD_SUBREAPER, 1);  // a runner's orphans come back to the judge, which ends them
@@ -274,10 +276,11 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     out << "swa grade: no runner could be started on this machine (every way tried is listed above).\n";
     return kExitUsage;
   }
-  const std::string isolation = std::string(ctx.sandbox ? "sandboxed by bubblewrap" : "NOT sandboxed") +
-                                ", memory shared by " + sharing_text(ctx.sharing) + ", GPU memory read by " +
-                                (ctx.calibration.empty_gpu_nvml >= 0 ? "NVML" : "the device's free memory (" +
-                                                                                    ctx.gpu_memory->nvml_status() + ")");
+  const std::string isolation =
+      std::string(ctx.sandbox ? "sandboxed by bubblewrap" : "NOT sandboxed") + ", memory shared by " +
+      sharing_text(ctx.sharing) + ", GPU memory read by " +
+      (ctx.calibration.empty_gpu_nvml >= 0 ? "NVML"
+                                           : "the device's free memory (" + ctx.gpu_memory->nvml_status() + ")");
   progress_out << "Runners: " << isolation << std::endl;
   if (!ctx.sandbox)
     progress_out << "warning: without bubblewrap a stage can read and write your files and signal the grader; "

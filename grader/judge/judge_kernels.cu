@@ -31,12 +31,16 @@ __device__ void key_range(const Problem& p, int i, int* lo, int* hi) {
   const Pattern& pat = p.pattern;
   long long a = 0, b = p.N - 1;
   switch (pat.kind) {
-    case PatternKind::kSlidingWindow: a = static_cast<long long>(i) - pat.left, b = static_cast<long long>(i) + pat.right; break;
+    case PatternKind::kSlidingWindow:
+      a = static_cast<long long>(i) - pat.left, b = static_cast<long long>(i) + pat.right;
+      break;
     case PatternKind::kCausalSlidingWindow: a = static_cast<long long>(i) - pat.left, b = i; break;
     case PatternKind::kDilated:
       a = i - static_cast<long long>(pat.left) * pat.dilation, b = i + static_cast<long long>(pat.right) * pat.dilation;
       break;
-    case PatternKind::kAdaptive: a = i - pat.adaptive_left[i], b = static_cast<long long>(i) + pat.adaptive_right[i]; break;
+    case PatternKind::kAdaptive:
+      a = i - pat.adaptive_left[i], b = static_cast<long long>(i) + pat.adaptive_right[i];
+      break;
     case PatternKind::kGlobalLocal: break;  // global keys anywhere: every key is a candidate
   }
   *lo = static_cast<int>(a < 0 ? 0 : a);
@@ -156,8 +160,8 @@ uint64_t digest(const void* first, size_t bytes, size_t stride, int regions, cud
   unsigned long long* sum = nullptr;
   SWA_CUDA_CHECK(cudaMallocAsync(&sum, sizeof(*sum), stream));
   SWA_CUDA_CHECK(cudaMemsetAsync(sum, 0, sizeof(*sum), stream));
-  digest_kernel<<<dim3(64, static_cast<unsigned>(regions)), 256, 0, stream>>>(static_cast<const char*>(first), bytes / 8,
-                                                                              stride, sum);
+  digest_kernel<<<dim3(64, static_cast<unsigned>(regions)), 256, 0, stream>>>(static_cast<const char*>(first),
+                                                                              bytes / 8, stride, sum);
   SWA_CUDA_CHECK_LAUNCH();
   unsigned long long host = 0;
   SWA_CUDA_CHECK(cudaMemcpyAsync(&host, sum, sizeof(host), cudaMemcpyDeviceToHost, stream));

@@ -68,7 +68,8 @@ long long nvml_sum(const JudgeContext& ctx, RunnerProcess& runner) {
 }  // namespace
 
 json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& stage, const StageRubric& points) {
-  const std::string pattern = (points.patterns & pattern_bit(PatternKind::kSlidingWindow)) ? "sliding:128" : points.speed_pattern;
+  const std::string pattern =
+      (points.patterns & pattern_bit(PatternKind::kSlidingWindow)) ? "sliding:128" : points.speed_pattern;
   CaseScope scope;
   scope.head_dims = points.head_dims;
   const int D = scope.base_head_dim();
@@ -94,7 +95,12 @@ json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& sta
     p.B = c.B, p.H = c.H, p.N = c.N, p.D = c.D, p.scale = c.scale, p.pattern = spec.view();
     const size_t declared = workspace[k];
     const double limit = memory_limit_bytes(points, p);
-    json m = {{"B", c.B}, {"H", c.H}, {"N", c.N}, {"D", c.D}, {"pattern", c.pattern}, {"workspace_bytes", declared},
+    json m = {{"B", c.B},
+              {"H", c.H},
+              {"N", c.N},
+              {"D", c.D},
+              {"pattern", c.pattern},
+              {"workspace_bytes", declared},
               {"limit_bytes", limit}};
     std::ostringstream what;
     bool ok = false;
@@ -142,7 +148,8 @@ json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& sta
       if (why.empty() && (result.unwritten || result.not_finite || result.too_far))
         why = "the output was not fully written, or wrong, so the run cannot count";
       const int left_behind = fresh.process().stop();
-      if (left_behind > 0) throw StageRejected("the stage started processes of its own (" + std::to_string(left_behind) + ")");
+      if (left_behind > 0)
+        throw StageRejected("the stage started processes of its own (" + std::to_string(left_behind) + ")");
 
       // What this runner holds beyond an empty stage's runner.
       const bool by_nvml = f.gpu_nvml >= 0 && cal.empty_gpu_nvml >= 0;
@@ -166,8 +173,9 @@ json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& sta
       if (!why.empty())
         what << why;
       else if (!host_ok)
-        what << megabytes(static_cast<double>(host_extra)) << " of host memory beyond an empty stage's, over the limit of "
-             << megabytes(limit) << " (+" << megabytes(kHostSlack) << ")";
+        what << megabytes(static_cast<double>(host_extra))
+             << " of host memory beyond an empty stage's, over the limit of " << megabytes(limit) << " (+"
+             << megabytes(kHostSlack) << ")";
       else
         what << megabytes(static_cast<double>(declared)) << " declared + " << megabytes(static_cast<double>(gpu_extra))
              << " more GPU memory than an empty stage = " << megabytes(used) << (gpu_ok ? " <= " : " > ") << "limit "

@@ -7,7 +7,8 @@
 // the GPU that grades:  solution here = recorded solution * (baseline here / recorded baseline).
 //
 //   {"schema": "swa-timings/1", "gpu": ..., "date": ..., "commit": ...,
-//    "stages": {"04": {"shapes": {"B=1 H=1 N=512": {"stage_ms": 0.031, "baseline_ms": 0.047, "baseline": "cuda_core"}, ...},
+//    "stages": {"04": {"shapes": {"B=1 H=1 N=512": {"stage_ms": 0.031, "baseline_ms": 0.047, "baseline": "cuda_core"},
+//    ...},
 //                      "time_limit": {...}}, ...}}
 #pragma once
 

@@ -10,8 +10,7 @@ namespace swa {
 
 using namespace protocol;
 
-ProblemArena::ProblemArena(const Problem& p, const PatternSpec& spec, size_t workspace_bytes, int sets,
-                           Sharing sharing)
+ProblemArena::ProblemArena(const Problem& p, const PatternSpec& spec, size_t workspace_bytes, int sets, Sharing sharing)
     : problem_(p), sets_(sets), workspace_bytes_(workspace_bytes) {
   problem_.pattern = spec.view();
   in_bytes_ = p.num_elements() * sizeof(__half);
@@ -76,7 +75,8 @@ const Declared& RemoteStage::load(const std::string& expected_name) {
   const Reply r = process_.call(q, -1, 60);
   if (r.status == kRunnerNoLibrary) throw StageUnusable("missing", r.message);
   if (r.status == kRunnerBadLibrary) throw StageUnusable("invalid library", r.message);
-  if (r.status != kSwaOk) throw StageRejected(std::string("the runner answered the load with ") + status_name(r.status));
+  if (r.status != kSwaOk)
+    throw StageRejected(std::string("the runner answered the load with ") + status_name(r.status));
   declared_.name = r.name;
   declared_.patterns = r.patterns & kAllPatterns;
   declared_.head_dims = r.head_dims & kAllHeadDims;
@@ -131,8 +131,10 @@ RunOutcome RemoteStage::run(const ProblemArena& arena, uint32_t id, int first_se
   q.plan = arena.plan(id, first_set, count);
   const Reply r = process_.call(q, -1, timeout_s);
   if (r.status == kRunnerCudaError) throw StageFault(r.message);
-  if (r.status == kRunnerBadRequest) throw std::runtime_error(std::string("the runner refused a request: ") + r.message);
-  if (r.status > kSwaLaunchRejected) throw StageRejected(std::string("the runner answered a run with ") + status_name(r.status));
+  if (r.status == kRunnerBadRequest)
+    throw std::runtime_error(std::string("the runner refused a request: ") + r.message);
+  if (r.status > kSwaLaunchRejected)
+    throw StageRejected(std::string("the runner answered a run with ") + status_name(r.status));
   check_code();
   return {r.status, r.launches, r.message};
 }

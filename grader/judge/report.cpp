@@ -4,10 +4,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cmath>
-#include <cstring>
-#include <cstdio>
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -97,16 +97,18 @@ json gradescope_results(const json& report) {
   json tests = json::array(), leaderboard = json::array();
   for (const json& stage : report["stages"]) {
     const std::string name = stage["stage"];
-    const json visibility = report["rubric"]["stages"].contains(name) ? report["rubric"]["stages"][name].value("visibility", json::object())
-                                                                      : json::object();
+    const json visibility = report["rubric"]["stages"].contains(name)
+                                ? report["rubric"]["stages"][name].value("visibility", json::object())
+                                : json::object();
     for (const json& check : stage["checks"]) {
       if (check["name"] == "speed")
         for (const json& m : check.value("measurements", json::array()))
           if (m.contains("speedup"))
-            leaderboard.push_back({{"name", name.substr(0, 2) + " speedup B=" + std::to_string(m.value("B", 0)) +
-                                                " H=" + std::to_string(m.value("H", 0)) + " N=" + std::to_string(m.value("N", 0))},
-                                   {"value", std::round(m["speedup"].get<double>() * 100) / 100},
-                                   {"order", "desc"}});
+            leaderboard.push_back(
+                {{"name", name.substr(0, 2) + " speedup B=" + std::to_string(m.value("B", 0)) +
+                              " H=" + std::to_string(m.value("H", 0)) + " N=" + std::to_string(m.value("N", 0))},
+                 {"value", std::round(m["speedup"].get<double>() * 100) / 100},
+                 {"order", "desc"}});
       const std::string output = stage.value("status", "") == "graded" ? check_text(check, /*verbose=*/true, 100, 5)
                                                                        : stage.value("message", "");
       tests.push_back({{"name", name + ": " + check["name"].get<std::string>()},
@@ -120,7 +122,8 @@ json gradescope_results(const json& report) {
   std::ostringstream summary;
   print_report(report, summary);
   json results = {{"score", report["score"]}, {"output", summary.str()}, {"visibility", "visible"}, {"tests", tests}};
-  if (report.contains("execution_time_s")) results["execution_time"] = std::ceil(report["execution_time_s"].get<double>());
+  if (report.contains("execution_time_s"))
+    results["execution_time"] = std::ceil(report["execution_time_s"].get<double>());
   if (!leaderboard.empty()) results["leaderboard"] = leaderboard;
   return results;
 }

@@ -102,7 +102,8 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       read_number(entry, "time_limit_factor", s.time_limit_factor, at);
       if (entry.contains("patterns")) {
         const json& list = entry["patterns"];
-        if (!list.is_array() || list.empty()) throw std::runtime_error(at + ".patterns: expected a list of pattern names");
+        if (!list.is_array() || list.empty())
+          throw std::runtime_error(at + ".patterns: expected a list of pattern names");
         s.patterns = 0;
         for (const json& item : list) {
           int kind = -1;
@@ -116,7 +117,8 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       }
       if (entry.contains("head_dims")) {
         const json& list = entry["head_dims"];
-        if (!list.is_array() || list.empty()) throw std::runtime_error(at + ".head_dims: expected a list such as [64, 128]");
+        if (!list.is_array() || list.empty())
+          throw std::runtime_error(at + ".head_dims: expected a list such as [64, 128]");
         s.head_dims = 0;
         for (const json& item : list) {
           if (!item.is_number_integer() || head_dim_bit(item.get<int>()) == 0)
@@ -126,10 +128,12 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       }
       if (entry.contains("visibility")) {
         const json& v = entry["visibility"];
-        if (!v.is_object()) throw std::runtime_error(at + ".visibility: expected an object such as {\"speed\": \"after_due_date\"}");
+        if (!v.is_object())
+          throw std::runtime_error(at + ".visibility: expected an object such as {\"speed\": \"after_due_date\"}");
         for (const auto& [check, value] : v.items()) {
           if (check != "correctness" && check != "window" && check != "memory" && check != "speed")
-            throw std::runtime_error(at + ".visibility: unknown check '" + check + "' (known: correctness, window, memory, speed)");
+            throw std::runtime_error(at + ".visibility: unknown check '" + check +
+                                     "' (known: correctness, window, memory, speed)");
           const std::string text = value.is_string() ? value.get<std::string>() : "";
           if (text != "visible" && text != "hidden" && text != "after_due_date" && text != "after_published")
             throw std::runtime_error(at + ".visibility." + check + ": " + value.dump() +

@@ -78,9 +78,9 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
   if (mkdtemp(templ.data()) == nullptr) throw std::runtime_error(errno_text("mkdtemp"));
   private_dir_ = templ;
   const std::string library_name = fs::path(launch.library).filename().string();
-  copy_file(launch.runner, private_dir_ + "/swa-runner", fs::perms::owner_all | fs::perms::group_read |
-                                                             fs::perms::group_exec | fs::perms::others_read |
-                                                             fs::perms::others_exec);
+  copy_file(launch.runner, private_dir_ + "/swa-runner",
+            fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                fs::perms::others_exec);
   copy_file(launch.library, private_dir_ + "/" + library_name,
             fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   sandboxed_ = launch.sandbox;
@@ -94,7 +94,8 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
   for (const char* d : {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"}) allowed_dirs_.push_back(d);
 
   int sockets[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) throw std::runtime_error(errno_text("socketpair"));
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0)
+    throw std::runtime_error(errno_text("socketpair"));
   socket_ = sockets[0];
   int info[2] = {-1, -1};
   if (sandboxed_ && pipe2(info, O_CLOEXEC) != 0) throw std::runtime_error(errno_text("pipe2"));
@@ -347,9 +348,8 @@ std::vector<std::string> RunnerProcess::foreign_code() const {
       std::getline(fields >> std::ws, path);
       if (perms.size() < 3 || perms[2] != 'x' || path.empty() || path[0] != '/') continue;
       if (path == runner_inside_ || path == library_inside_) continue;
-      const bool system = std::any_of(allowed_dirs_.begin(), allowed_dirs_.end(), [&](const std::string& d) {
-        return path.rfind(d + "/", 0) == 0;
-      });
+      const bool system = std::any_of(allowed_dirs_.begin(), allowed_dirs_.end(),
+                                      [&](const std::string& d) { return path.rfind(d + "/", 0) == 0; });
       if (!system && std::find(found.begin(), found.end(), path) == found.end()) found.push_back(path);
     }
   }

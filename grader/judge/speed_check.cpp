@@ -92,7 +92,8 @@ ShapeTiming time_shape(JudgeContext& ctx, RemoteStage& stage, const Shape& s, co
     const double base = timed.baseline_batch(baseline, count, &busy);
     out.baseline_busy = out.baseline_busy || busy;
     if (round == -1) {
-      count = std::clamp(static_cast<int>(kBatchMs / std::max(b.ms_per_launch, 1e-3)), timed.min_sets(), timed.max_sets());
+      count =
+          std::clamp(static_cast<int>(kBatchMs / std::max(b.ms_per_launch, 1e-3)), timed.min_sets(), timed.max_sets());
       continue;
     }
     stage_ms.push_back(b.ms_per_launch);
@@ -157,7 +158,8 @@ json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name,
   std::vector<std::string> hints;
   for (size_t k = 0; k < shapes.size(); ++k) {
     const Shape& s = shapes[k];
-    ctx.emit({{"type", "progress"}, {"check", "speed"}, {"case", shape_text(s)}, {"index", k}, {"total", shapes.size()}});
+    ctx.emit(
+        {{"type", "progress"}, {"check", "speed"}, {"case", shape_text(s)}, {"index", k}, {"total", shapes.size()}});
     const PatternSpec spec = parse_pattern(points.speed_pattern, s.N, ctx.seed);
     const Problem p = speed_problem(s, spec);
     json m = {{"B", s.B},
@@ -207,9 +209,8 @@ json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name,
         m["solution_ms"] = *scaled;
         m["time_vs_solution"] = t.stage_ms / *scaled;
       }
-      ctx.recorded[name]["shapes"][shape_text(s)] = {{"stage_ms", t.stage_ms},
-                                                                       {"baseline_ms", baseline_ms},
-                                                                       {"baseline", points.speed_baseline}};
+      ctx.recorded[name]["shapes"][shape_text(s)] = {
+          {"stage_ms", t.stage_ms}, {"baseline_ms", baseline_ms}, {"baseline", points.speed_baseline}};
       char line[200];
       std::snprintf(line, sizeof(line), "%sN=%d%s: %.2fx (target %.2fx)", k ? ", " : "", s.N,
                     s.B * s.H > 1 ? " B*H=64" : "", speedup, goal);
@@ -223,8 +224,9 @@ json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name,
         "Below the speed target: visit only the key tiles the pattern reaches, mask only the partial "
         "ones, and keep the inner loops free of per-element branches (README.md of this stage).");
   if (!violations->empty())
-    hints.insert(hints.begin(), "The timed runs must each compute their own output, on the GPU, before the stage "
-                                "returns: every output of every timed run is checked (docs/grading.md, \"Speed\").");
+    hints.insert(hints.begin(),
+                 "The timed runs must each compute their own output, on the GPU, before the stage "
+                 "returns: every output of every timed run is checked (docs/grading.md, \"Speed\").");
   json check = check_result(
       "speed", points.speed * total / shapes.size(), points.speed,
       "speedup over the grader's full-attention baseline (" + points.speed_baseline + "): " + summary.str(), hints);
@@ -248,7 +250,8 @@ json time_limit(JudgeContext& ctx, RemoteStage& stage, const std::string& name, 
   bool inflated = false;
   const double baseline_ms = fair_baseline(ctx, "cuda_core", s, t, &inflated);
   m.update({{"median_ms", t.stage_ms}, {"baseline_ms", baseline_ms}, {"runs", t.launches * t.rounds}});
-  ctx.recorded[name]["time_limit"] = {{"stage_ms", t.stage_ms}, {"baseline_ms", baseline_ms}, {"baseline", "cuda_core"}};
+  ctx.recorded[name]["time_limit"] = {
+      {"stage_ms", t.stage_ms}, {"baseline_ms", baseline_ms}, {"baseline", "cuda_core"}};
   const auto scaled = solution_time_ms(ctx.reference_timings, name, "time_limit", baseline_ms);
   // Without recorded timings, a generous multiple of the full-attention baseline stands in.
   const double limit = scaled ? points.time_limit_factor * *scaled : 30.0 * baseline_ms;

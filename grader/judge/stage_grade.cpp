@@ -73,7 +73,8 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     current_case = event.value("case", std::string());
     if (std::chrono::duration<double>(Clock::now() - start).count() > ctx.rubric.stage_timeout_s)
       throw RunnerFault(RunnerFault::kTimedOut, "it ran past the stage's time limit of " +
-                                                    std::to_string(static_cast<int>(ctx.rubric.stage_timeout_s)) + " s");
+                                                    std::to_string(static_cast<int>(ctx.rubric.stage_timeout_s)) +
+                                                    " s");
     if (outer) outer(event);
   };
   struct Restore {
@@ -102,8 +103,9 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     bool not_implemented = false;
     json correctness = correctness_check(ctx, stage, points, &not_implemented);
     if (not_implemented) {
-      json result = ungraded_stage(target.name, "not implemented",
-                                   "the output was never written in any case: the stage is not implemented yet", points);
+      json result =
+          ungraded_stage(target.name, "not implemented",
+                         "the output was never written in any case: the stage is not implemented yet", points);
       result["checks"][0]["cases"] = correctness["cases"];
       return result;
     }
@@ -111,8 +113,9 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     json speed;
     const bool all_correct = correctness["score"].get<double>() >= points.correctness - 1e-9;
     if (points.speed > 0) {
-      speed = all_correct ? speed_check(ctx, stage, target.name, points, &violations)
-                          : skipped("speed", points.speed, "skipped: every correctness case must pass before speed counts");
+      speed = all_correct
+                  ? speed_check(ctx, stage, target.name, points, &violations)
+                  : skipped("speed", points.speed, "skipped: every correctness case must pass before speed counts");
     } else if (points.time_limit_factor > 0) {
       bool too_slow = false;
       time_limit_measurement = time_limit(ctx, stage, target.name, points, &violations, &too_slow);
@@ -121,7 +124,8 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
         std::snprintf(text, sizeof(text),
                       "the stage took %.3f ms at B=4 H=16 N=4096, over its time limit of %.3f ms (%s): the work "
                       "must run on the GPU",
-                      time_limit_measurement["median_ms"].get<double>(), time_limit_measurement["limit_ms"].get<double>(),
+                      time_limit_measurement["median_ms"].get<double>(),
+                      time_limit_measurement["limit_ms"].get<double>(),
                       time_limit_measurement["limit_from"].get<std::string>().c_str());
         json result = ungraded_stage(target.name, "too slow", text, points);
         result["time_limit"] = time_limit_measurement;
@@ -154,12 +158,13 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
       return result;
     }
     if (e.kind == RunnerFault::kTimedOut)
-      return ungraded_stage(target.name, "timed out",
-                            "the stage was stopped " + during() + ": " + e.what() +
-                                ". A kernel that never finishes is the usual cause: an endless loop, or a "
-                                "__syncthreads() that not every thread of the block reaches; the last lines it printed (" +
-                                log + "):" + log_tail(log, 8),
-                            points);
+      return ungraded_stage(
+          target.name, "timed out",
+          "the stage was stopped " + during() + ": " + e.what() +
+              ". A kernel that never finishes is the usual cause: an endless loop, or a "
+              "__syncthreads() that not every thread of the block reaches; the last lines it printed (" +
+              log + "):" + log_tail(log, 8),
+          points);
     return ungraded_stage(target.name, "crashed",
                           "the stage crashed " + during() + " (" + e.what() + "); the last lines it printed (" + log +
                               "):" + log_tail(log, 8),

@@ -64,7 +64,8 @@ void TimedProblem::validate_reference() {
   SWA_CUDA_CHECK(cudaMemcpy(in.v.data(), arena_->v(0), n * sizeof(__half), cudaMemcpyDeviceToHost));
   std::vector<float> ref(n);
   SWA_CUDA_CHECK(cudaMemcpy(ref.data(), references_.get(), n * sizeof(float), cudaMemcpyDeviceToHost));
-  const Comparison c = compare_heads(host_problem_, in, ref, {0, host_problem_.batch_heads() - 1}, Tolerance{1e-5, 1e-4});
+  const Comparison c =
+      compare_heads(host_problem_, in, ref, {0, host_problem_.batch_heads() - 1}, Tolerance{1e-5, 1e-4});
   if (!c.passed())
     throw std::runtime_error("the grader's GPU reference disagrees with its CPU reference (" + c.summary() +
                              "): a fault of the grader, please report it");
@@ -94,8 +95,8 @@ TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t 
   runner.freeze();
   b.checks.resize(count);
   SWA_CUDA_CHECK(cudaMemcpy(b.checks.data(), checks, count * sizeof(judge_gpu::LaunchCheck), cudaMemcpyDeviceToHost));
-  b.inputs_changed =
-      judge_gpu::digest(arena_->q(0), 3 * arena_->input_bytes(), arena_->stride_bytes(), prepared_, ctx_.stream) != digest_;
+  b.inputs_changed = judge_gpu::digest(arena_->q(0), 3 * arena_->input_bytes(), arena_->stride_bytes(), prepared_,
+                                       ctx_.stream) != digest_;
   return b;
 }
 
@@ -134,7 +135,8 @@ std::vector<std::string> TimedProblem::verdicts(const StageBatch& b) const {
       found.push_back("output not written by the time the stage said it was done" + run);
     } else if (c.too_far > 0 || c.not_finite > 0) {
       const size_t first_bad = n - c.first_bad_from_end;
-      const long long head = static_cast<long long>(first_bad / (static_cast<size_t>(host_problem_.N) * host_problem_.D));
+      const long long head =
+          static_cast<long long>(first_bad / (static_cast<size_t>(host_problem_.N) * host_problem_.D));
       found.push_back("wrong output in a timed run" + run + ", first in head " + std::to_string(head) + " of " +
                       std::to_string(host_problem_.batch_heads()));
     }

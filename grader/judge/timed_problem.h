@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
-#include "device.h"
 #include "checks.h"
+#include "device.h"
 #include "judge_kernels.h"
 
 namespace swa {

@@ -12,8 +12,7 @@
 
 namespace swa::protocol {
 
-static_assert(std::is_trivially_copyable_v<Request> && std::is_trivially_copyable_v<Reply>,
-              "messages travel as bytes");
+static_assert(std::is_trivially_copyable_v<Request> && std::is_trivially_copyable_v<Reply>, "messages travel as bytes");
 
 const char* kind_name(Kind kind) {
   switch (kind) {
@@ -36,7 +35,8 @@ const char* sharing_name(Sharing sharing) {
 }
 
 bool valid_status(int32_t status) {
-  return (status >= kSwaOk && status <= kSwaLaunchRejected) || (status >= kRunnerCudaError && status <= kRunnerBadRequest);
+  return (status >= kSwaOk && status <= kSwaLaunchRejected) ||
+         (status >= kRunnerCudaError && status <= kRunnerBadRequest);
 }
 
 std::string status_name(int32_t status) {
@@ -97,8 +97,8 @@ std::optional<Reply> parse_reply(const void* data, size_t size, Kind expected, u
   std::memcpy(&r, data, sizeof(r));
   if (r.magic != kMagic) return fail("a reply without the protocol's magic number");
   if (r.kind != expected)
-    return fail(std::string("a '") + (known_kind(r.kind) ? kind_name(r.kind) : "unknown") +
-                "' reply where a '" + kind_name(expected) + "' reply was due");
+    return fail(std::string("a '") + (known_kind(r.kind) ? kind_name(r.kind) : "unknown") + "' reply where a '" +
+                kind_name(expected) + "' reply was due");
   if (r.nonce != nonce) return fail("a reply to a request that was never sent (wrong nonce)");
   if (!valid_status(r.status)) return fail("a reply with an unknown status " + std::to_string(r.status));
   if (!terminated(r.name) || !terminated(r.message)) return fail("a reply with an unterminated string");

@@ -79,8 +79,9 @@ std::string sharing_supported(protocol::Sharing sharing) {
     int vmm = 0, fd = 0;
     check(SWA_DRIVER(cuDeviceGetAttribute)(&vmm, CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED, device),
           "cuDeviceGetAttribute(VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED)");
-    check(SWA_DRIVER(cuDeviceGetAttribute)(&fd, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, device),
-          "cuDeviceGetAttribute(HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED)");
+    check(
+        SWA_DRIVER(cuDeviceGetAttribute)(&fd, CU_DEVICE_ATTRIBUTE_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED, device),
+        "cuDeviceGetAttribute(HANDLE_TYPE_POSIX_FILE_DESCRIPTOR_SUPPORTED)");
     if (!vmm) return "this GPU or driver does not support CUDA virtual memory management";
     if (!fd) return "this GPU or driver cannot export memory as a POSIX file descriptor";
     return "";
@@ -169,7 +170,7 @@ MappedArena::MappedArena(protocol::Sharing sharing, size_t bytes, int fd, const 
   if (fd < 0) throw std::runtime_error("an attach request without a file descriptor");
   CUmemGenericAllocationHandle handle = 0;
   check(SWA_DRIVER(cuMemImportFromShareableHandle)(&handle, reinterpret_cast<void*>(static_cast<uintptr_t>(fd)),
-                                                    CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
+                                                   CU_MEM_HANDLE_TYPE_POSIX_FILE_DESCRIPTOR),
         "cuMemImportFromShareableHandle(POSIX file descriptor)");
   CUdeviceptr ptr = 0;
   try {

@@ -10,8 +10,7 @@
 namespace swa {
 
 StageLibrary::StageLibrary(const std::string& path) : path_(path) {
-  if (!std::filesystem::exists(path))
-    throw StageNotLoaded("stage library " + path + " does not exist (is it built?)");
+  if (!std::filesystem::exists(path)) throw StageNotLoaded("stage library " + path + " does not exist (is it built?)");
   // RTLD_LOCAL: every stage exports the same symbol; each library keeps its own.
   handle_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle_ == nullptr) throw StageNotLoaded("cannot load stage library " + path + ": " + dlerror());
@@ -29,7 +28,8 @@ StageLibrary::StageLibrary(const std::string& path) : path_(path) {
   else if (version != kSwaAbiVersion)
     why = "was built against another version of stages/common/problem.h (stage ABI " + std::to_string(version) +
           ", expected " + std::to_string(kSwaAbiVersion) + "): rebuild it";
-  else if (api_ == nullptr || api_->forward == nullptr || api_->workspace_bytes == nullptr || api_->info.name == nullptr)
+  else if (api_ == nullptr || api_->forward == nullptr || api_->workspace_bytes == nullptr ||
+           api_->info.name == nullptr)
     why = "exports an incomplete stage interface (a null function or name): was it built with SWA_EXPORT_STAGE?";
   else if (api_->info.tile_m < 1 || api_->info.tile_n < 1 || api_->info.tile_m > 1024 || api_->info.tile_n > 1024)
     why = "declares tiles of " + std::to_string(api_->info.tile_m) + " x " + std::to_string(api_->info.tile_n) +

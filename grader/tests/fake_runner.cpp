@@ -52,7 +52,8 @@ std::string survey(const std::string& probe_dir) {
   s += std::string("network=") + (connected ? "yes" : "no") + ";";
   int vars = 0;
   std::string names;
-  for (char** e = environ; *e != nullptr; ++e, ++vars) names += std::string(*e).substr(0, std::string(*e).find('=')) + ",";
+  for (char** e = environ; *e != nullptr; ++e, ++vars)
+    names += std::string(*e).substr(0, std::string(*e).find('=')) + ",";
   s += "env=" + names + ";";
   rlimit r{};
   getrlimit(RLIMIT_NOFILE, &r);

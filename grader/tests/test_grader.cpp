@@ -129,21 +129,25 @@ TEST(Rubric, RequiredPatternsHeadDimsTimeLimitsAndVisibility) {
   EXPECT_EQ(r.stage("02_tiled_smem").time_limit_factor, 10) << "stages 01-02 must run on the GPU";
   EXPECT_EQ(r.stage("03_masked_windows").time_limit_factor, 0) << "its speed check times it";
   EXPECT_EQ(r.stage("06_mma").head_dims, head_dim_bit(64) | head_dim_bit(128));
-  const Rubric f = rubric_from_json(json::parse(R"({"stages": {"04": {"patterns": ["sliding", "causal"], "head_dims": [64],
+  const Rubric f =
+      rubric_from_json(json::parse(R"({"stages": {"04": {"patterns": ["sliding", "causal"], "head_dims": [64],
                                                      "visibility": {"speed": "after_due_date"}}}})"),
-                                    "r.json");
-  EXPECT_EQ(f.stage("04_x").patterns, pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
+                       "r.json");
+  EXPECT_EQ(f.stage("04_x").patterns,
+            pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
   EXPECT_EQ(f.stage("04_x").head_dims, head_dim_bit(64));
   EXPECT_EQ(f.stage("04_x").visibility.at("speed"), "after_due_date");
   const Rubric again = rubric_from_json(to_json(f), "again");
   EXPECT_EQ(again.stage("04_x").visibility.at("speed"), "after_due_date");
   EXPECT_EQ(again.stage("04_x").head_dims, head_dim_bit(64));
-  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"patterns": ["circle"]}}})")).find("r.json: stages.04.patterns"),
-            std::string::npos);
+  EXPECT_NE(
+      rubric_error(json::parse(R"({"stages": {"04": {"patterns": ["circle"]}}})")).find("r.json: stages.04.patterns"),
+      std::string::npos);
   EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"head_dims": [48]}}})")).find("48 is not one of"),
             std::string::npos);
-  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"visibility": {"speed": "later"}}}})")).find("after_due_date"),
-            std::string::npos);
+  EXPECT_NE(
+      rubric_error(json::parse(R"({"stages": {"04": {"visibility": {"speed": "later"}}}})")).find("after_due_date"),
+      std::string::npos);
   EXPECT_EQ(capped_score(130, default_stage_rubric("04_x")), 100) << "never more than the rubric's maximum";
   EXPECT_EQ(capped_score(std::nan(""), default_stage_rubric("04_x")), 0);
 }
@@ -473,7 +477,10 @@ TEST(Report, GradescopeGetsTimeLeaderboardVisibilityAndCappedTotals) {
   const auto dir = temp_dir("gradescope");
   std::ofstream(dir / "results.json") << gs.dump();
   const std::string validate = "python3 " SWA_SOURCE_DIR "/tools/validate_json.py ";
-  EXPECT_EQ(std::system((validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string()).c_str()), 0);
+  EXPECT_EQ(std::system(
+                (validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string())
+                    .c_str()),
+            0);
 }
 
 TEST(Report, FilesMatchTheirSchemas) {

@@ -244,8 +244,8 @@ TEST(Sandbox, TheRunnerSeesNoKitNoOutputNoNetworkNoParent) {
   setenv("SWA_SECRET_FOR_TEST", "42", 1);
   fs::remove("/tmp/swa-fake-runner-was-here");  // left by the runs without the sandbox
   const fs::path secret_dir = temp_dir("outside");  // stands for the output folder or another submission
-  for (const std::string& probe : {secret_dir.string(), std::string(SWA_SOURCE_DIR) + "/solutions",
-                                   std::string(SWA_SOURCE_DIR)}) {
+  for (const std::string& probe :
+       {secret_dir.string(), std::string(SWA_SOURCE_DIR) + "/solutions", std::string(SWA_SOURCE_DIR)}) {
     FakeRun f = start("honest", true, probe);
     const auto s = survey_of(f.runner->call(load_request(*f.runner), -1, 5));
     EXPECT_EQ(s.at("probe_dir"), "hidden") << probe;
@@ -297,13 +297,12 @@ TEST(Sandbox, BwrapArgumentsHideTheKit) {
   const std::vector<std::string> a = bwrap_arguments("/tmp/private", {"/opt/cuda/lib64"}, 4, {"/sandbox/swa-runner"});
   std::string line;
   for (const std::string& x : a) line += x + " ";
-  for (const char* must : {"--unshare-all", "--die-with-parent", "--new-session", "--cap-drop ALL",
-                           "--ro-bind /tmp/private /sandbox", "--ro-bind /opt/cuda/lib64 /opt/cuda/lib64", "--tmpfs /tmp",
-                           "--proc /proc", "-- /sandbox/swa-runner"})
+  for (const char* must :
+       {"--unshare-all", "--die-with-parent", "--new-session", "--cap-drop ALL", "--ro-bind /tmp/private /sandbox",
+        "--ro-bind /opt/cuda/lib64 /opt/cuda/lib64", "--tmpfs /tmp", "--proc /proc", "-- /sandbox/swa-runner"})
     EXPECT_NE(line.find(must), std::string::npos) << must << " in: " << line;
   EXPECT_EQ(line.find(SWA_SOURCE_DIR), std::string::npos) << "the kit is not mounted: " << line;
-  for (const std::string& d : library_dirs({SWA_SOURCE_DIR}))
-    EXPECT_NE(d.rfind(SWA_SOURCE_DIR, 0), 0u) << d;
+  for (const std::string& d : library_dirs({SWA_SOURCE_DIR})) EXPECT_NE(d.rfind(SWA_SOURCE_DIR, 0), 0u) << d;
   for (const std::string& e : runner_environment())
     EXPECT_TRUE(e.rfind("PATH=", 0) == 0 || e.rfind("HOME=", 0) == 0 || e.rfind("LD_LIBRARY_PATH=", 0) == 0 ||
                 e.rfind("CUDA_", 0) == 0 || e.rfind("SWA_SHARED_MEMORY_LIMIT=", 0) == 0)

@@ -58,7 +58,8 @@ GradeRun run_grade(const std::string& name, const std::string& args, bool reuse 
   std::stringstream text;
   text << std::ifstream(run.dir / "out.txt").rdbuf();
   run.output = text.str();
-  if (fs::exists(run.dir / "out" / "grade.json")) run.report = json::parse(std::ifstream(run.dir / "out" / "grade.json"));
+  if (fs::exists(run.dir / "out" / "grade.json"))
+    run.report = json::parse(std::ifstream(run.dir / "out" / "grade.json"));
   std::ofstream(status_file) << run.exit_status;
   return run;
 }
@@ -209,8 +210,8 @@ TEST(TrustGpu, AStageThatDidNotCompileIsReportedWithItsBuildLog) {
   fs::create_directories(dir / "logs");
   fs::copy_file(fs::path(SWA_STAGE_DIR) / "solution" / "01_naive.so", dir / "stages" / "student" / "01_naive.so");
   std::ofstream(dir / "logs" / "02_tiled_smem.log") << "kernel.cu(42): error: identifier \"tile\" is undefined\n";
-  const GradeRun run = run_grade("buildlog", "--stages-dir " + (dir / "stages").string() + " --build-logs " +
-                                                 (dir / "logs").string() + " 01 02");
+  const GradeRun run = run_grade(
+      "buildlog", "--stages-dir " + (dir / "stages").string() + " --build-logs " + (dir / "logs").string() + " 01 02");
   ASSERT_TRUE(run.report.is_object()) << run.output;
   const json& missing = stage_of(run, "02_tiled_smem");
   EXPECT_EQ(missing.value("status", ""), "missing");

@@ -2,8 +2,8 @@
 // honest kernel plus one trick, so that what the grader catches is the trick and nothing else.
 //
 //   #include "honest04.h"
-//   void cheat(const swa::Problem& p, const swa::Tensors& t, swa::Workspace ws, cudaStream_t s) { ... launch(p, t, ws, s); }
-//   SWA_PLANTED("04_my_cheat", workspace_bytes, cheat)
+//   void cheat(const swa::Problem& p, const swa::Tensors& t, swa::Workspace ws, cudaStream_t s) { ... launch(p, t, ws,
+//   s); } SWA_PLANTED("04_my_cheat", workspace_bytes, cheat)
 #pragma once
 
 #include "stage.h"
@@ -15,10 +15,14 @@
 #pragma pop_macro("SWA_EXPORT_STAGE")
 
 // Exports a planted stage under its own name with stage 04's declaration.
-#define SWA_PLANTED(NAME, WORKSPACE_FN, LAUNCH_FN)                                                              \
-  constexpr SwaStageInfo kPlanted = {NAME,          kStage.patterns, kStage.head_dims,                          \
-                                     kStage.tile_m, kStage.tile_n,   kStage.min_compute_capability,             \
-                                     kStage.arch_specific};                                                     \
+#define SWA_PLANTED(NAME, WORKSPACE_FN, LAUNCH_FN)                  \
+  constexpr SwaStageInfo kPlanted = {NAME,                          \
+                                     kStage.patterns,               \
+                                     kStage.head_dims,              \
+                                     kStage.tile_m,                 \
+                                     kStage.tile_n,                 \
+                                     kStage.min_compute_capability, \
+                                     kStage.arch_specific};         \
   SWA_EXPORT_STAGE(kPlanted, WORKSPACE_FN, LAUNCH_FN)
 
 namespace planted {

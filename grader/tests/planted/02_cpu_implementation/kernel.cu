@@ -54,6 +54,11 @@ void on_the_cpu(const swa::Problem& p, const swa::Tensors& t, swa::Workspace, cu
 
 }  // namespace
 
-constexpr SwaStageInfo kStage = {"02_cpu_implementation", swa::pattern_bit(swa::PatternKind::kSlidingWindow),
-                                 swa::kAllHeadDims, swa::kTileM, swa::kTileN, 80, false};
+constexpr SwaStageInfo kStage = {"02_cpu_implementation",
+                                 swa::pattern_bit(swa::PatternKind::kSlidingWindow),
+                                 swa::kAllHeadDims,
+                                 swa::kTileM,
+                                 swa::kTileN,
+                                 80,
+                                 false};
 SWA_EXPORT_STAGE(kStage, no_workspace, on_the_cpu)

@@ -18,8 +18,8 @@ void with_host_scores(const swa::Problem& p, const swa::Tensors& t, swa::Workspa
     have = bytes;
   }
   launch(p, t, ws, s);
-  SWA_CUDA_CHECK(cudaMemcpyAsync(scores, t.o, std::min(bytes, p.num_elements() * sizeof(float)),
-                                 cudaMemcpyDeviceToHost, s));
+  SWA_CUDA_CHECK(
+      cudaMemcpyAsync(scores, t.o, std::min(bytes, p.num_elements() * sizeof(float)), cudaMemcpyDeviceToHost, s));
 }
 }  // namespace
 

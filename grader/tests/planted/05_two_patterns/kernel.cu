@@ -9,12 +9,12 @@
 #include "solutions/05_bonus_patterns/kernel.cu"
 #pragma pop_macro("SWA_EXPORT_STAGE")
 
-constexpr SwaStageInfo kTwo = {"05_two_patterns",
-                               swa::pattern_bit(swa::PatternKind::kSlidingWindow) |
-                                   swa::pattern_bit(swa::PatternKind::kCausalSlidingWindow),
-                               kStage.head_dims,
-                               kStage.tile_m,
-                               kStage.tile_n,
-                               kStage.min_compute_capability,
-                               kStage.arch_specific};
+constexpr SwaStageInfo kTwo = {
+    "05_two_patterns",
+    swa::pattern_bit(swa::PatternKind::kSlidingWindow) | swa::pattern_bit(swa::PatternKind::kCausalSlidingWindow),
+    kStage.head_dims,
+    kStage.tile_m,
+    kStage.tile_n,
+    kStage.min_compute_capability,
+    kStage.arch_specific};
 SWA_EXPORT_STAGE(kTwo, workspace_bytes, launch)
