@@ -254,10 +254,10 @@ json time_limit(JudgeContext& ctx, RemoteStage& stage, const std::string& name, 
       {"stage_ms", t.stage_ms}, {"baseline_ms", baseline_ms}, {"baseline", "cuda_core"}};
   const auto scaled = solution_time_ms(ctx.reference_timings, name, "time_limit", baseline_ms);
   // Without recorded timings, a generous multiple of the full-attention baseline stands in.
-  const double limit = scaled ? points.time_limit_factor * *scaled : 30.0 * baseline_ms;
+  const double limit = scaled ? points.time_limit_factor * *scaled : 10.0 * baseline_ms;
   m["limit_ms"] = limit;
   m["limit_from"] = scaled ? "the solution's recorded time x " + std::to_string(points.time_limit_factor)
-                           : std::string("no recorded timings: 30 x the full-attention baseline");
+                           : std::string("no recorded timings: 10 x the full-attention baseline");
   *too_slow = points.time_limit_factor > 0 && t.stage_ms > limit;
   return m;
 }

@@ -88,6 +88,11 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
   };
 
   std::vector<std::string> violations;
+  // A stage that ends early still reports what was caught before.
+  auto with_violations = [&](json result) {
+    for (const std::string& v : violations) result["violations"].push_back(v);
+    return result;
+  };
   json checks = json::array(), time_limit_measurement;
   Declared declared;
   try {
@@ -127,7 +132,7 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
                       time_limit_measurement["median_ms"].get<double>(),
                       time_limit_measurement["limit_ms"].get<double>(),
                       time_limit_measurement["limit_from"].get<std::string>().c_str());
-        json result = ungraded_stage(target.name, "too slow", text, points);
+        json result = with_violations(ungraded_stage(target.name, "too slow", text, points));
         result["time_limit"] = time_limit_measurement;
         return result;
       }
@@ -140,38 +145,37 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     checks = json::array({correctness, window, memory});
     if (points.speed > 0) checks.push_back(speed);
   } catch (const StageUnusable& e) {
-    return ungraded_stage(target.name, e.status, e.what(), points);
+    return with_violations(ungraded_stage(target.name, e.status, e.what(), points));
   } catch (const StageRejected& e) {
-    json result = ungraded_stage(target.name, "rejected", std::string(e.what()) + " (" + during() + ")", points);
-    result["violations"] = {e.what()};
-    return result;
+    violations.push_back(e.what());
+    return with_violations(
+        ungraded_stage(target.name, "rejected", std::string(e.what()) + " (" + during() + ")", points));
   } catch (const StageFault& e) {
-    return ungraded_stage(target.name, "cuda error",
+    return with_violations(ungraded_stage(target.name, "cuda error",
                           "a CUDA error " + during() + ": " + e.what() +
                               " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
-                          points);
+                          points));
   } catch (const RunnerFault& e) {
     if (e.kind == RunnerFault::kProtocol) {
       const std::string what = std::string("protocol violation: ") + e.what();
-      json result = ungraded_stage(target.name, "rejected", what + " (" + during() + ")", points);
-      result["violations"] = {what};
-      return result;
+      violations.push_back(what);
+      return with_violations(ungraded_stage(target.name, "rejected", what + " (" + during() + ")", points));
     }
     if (e.kind == RunnerFault::kTimedOut)
-      return ungraded_stage(
+      return with_violations(ungraded_stage(
           target.name, "timed out",
           "the stage was stopped " + during() + ": " + e.what() +
               ". A kernel that never finishes is the usual cause: an endless loop, or a "
               "__syncthreads() that not every thread of the block reaches; the last lines it printed (" +
               log + "):" + log_tail(log, 8),
-          points);
-    return ungraded_stage(target.name, "crashed",
+          points));
+    return with_violations(ungraded_stage(target.name, "crashed",
                           "the stage crashed " + during() + " (" + e.what() + "); the last lines it printed (" + log +
                               "):" + log_tail(log, 8),
-                          points);
+                          points));
   } catch (const std::exception& e) {
-    return ungraded_stage(target.name, "grader error", "the grader failed on this stage " + during() + ": " + e.what(),
-                          points);
+    return with_violations(ungraded_stage(target.name, "grader error", "the grader failed on this stage " + during() + ": " + e.what(),
+                          points));
   }
   double score = 0;
   for (const json& check : checks) score += check["score"].get<double>();

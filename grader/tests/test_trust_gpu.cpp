@@ -153,15 +153,17 @@ TEST(TrustGpu, TheSolutionIsNotThereToLoadAndLoadingOneIsNamed) {
 
 TEST(TrustGpu, TimingEscapesAreCaughtByCheckingEveryTimedOutput) {
   REQUIRE_GPU();
-  expect_named("04_cache_by_pointer", "graded", "wrong output in a timed run");
+  // (A stage may also end in a CUDA error after it was caught: work it left running can fault once the
+  // judge has taken its memory back. What was caught is reported either way.)
+  expect_named("04_cache_by_pointer", "", "wrong output in a timed run");
   for (const char* stage : {"04_first_call_only", "04_count_calls", "04_work_after_done", "04_patch_event_timer"})
-    expect_named(stage, "graded", "output not written by the time the stage said it was done");
-  expect_named("04_results_in_inputs", "graded", "the stage changed its inputs");
-  expect_named("04_skip_middle_heads", "graded", "timed run");
+    expect_named(stage, "", "output not written by the time the stage said it was done");
+  expect_named("04_results_in_inputs", "", "the stage changed its inputs");
+  expect_named("04_skip_middle_heads", "", "timed run");
   for (const char* stage : {"04_cache_by_pointer", "04_first_call_only", "04_count_calls", "04_work_after_done",
                             "04_patch_event_timer", "04_results_in_inputs", "04_skip_middle_heads"}) {
-    const json& speed = check_of(stage_of(cheats(), stage), "speed");
-    EXPECT_LT(speed.value("score", 30.0), 30.0) << stage;
+    const json& s = stage_of(cheats(), stage);
+    if (s.value("status", "") == "graded") EXPECT_LT(check_of(s, "speed").value("score", 30.0), 30.0) << stage;
   }
 }
 
@@ -180,7 +182,13 @@ TEST(TrustGpu, MemoryFromEveryPathIsSeen) {
     const char* stage;
     const char* name;
   };
-  for (const Case& c : {Case{"04_static_scratch", "more GPU memory than an empty stage"},
+  // A static array is allocated when its module loads, which with lazy loading is the first launch: then
+  // under the memory check's cap, where it fails instead of showing in the reading.
+  const std::string all = check_of(stage_of(cheats(), "04_static_scratch"), "memory").dump();
+  EXPECT_TRUE(all.find("more GPU memory than an empty stage") != std::string::npos ||
+              all.find("the run failed with the memory its limit allows") != std::string::npos)
+      << all.substr(0, 2000);
+  for (const Case& c : {
                         Case{"04_early_alloc", "more GPU memory than an empty stage"},
                         Case{"04_cumemalloc", "the run failed with the memory its limit allows"},
                         Case{"04_rtld_next_malloc", "the run failed with the memory its limit allows"},
