@@ -29,6 +29,8 @@ std::vector<std::string> glob_paths(const char* pattern) {
 }  // namespace
 
 std::string find_bwrap() {
+  if (const char* explicit_path = std::getenv("SWA_BWRAP"); explicit_path != nullptr && *explicit_path)
+    return access(explicit_path, X_OK) == 0 ? explicit_path : "";
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "/usr/bin:/bin");
   for (std::string dir; std::getline(dirs, dir, ':');) {

@@ -18,7 +18,7 @@
 
 namespace swa {
 
-// The bwrap executable, or "" if there is none on PATH.
+// The bwrap executable: $SWA_BWRAP if set, else bwrap on PATH; "" if there is none.
 std::string find_bwrap();
 
 // The bwrap arguments (after "bwrap") that run `command` (paths inside the sandbox) with `private_dir`

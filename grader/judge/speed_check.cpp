@@ -49,7 +49,6 @@ struct ShapeTiming {
   std::vector<std::string> violations;  // named failures of the timed runs
   double stage_ms = 0, baseline_ms = 0;  // medians per launch
   int launches = 0, rounds = 0;
-  bool baseline_busy = false;
   double overhead_ms = 0;  // one request and reply with no launch: what the judge's clock adds to a batch
 };
 
@@ -90,7 +89,10 @@ ShapeTiming time_shape(JudgeContext& ctx, RemoteStage& stage, const Shape& s, co
     if (!out.violations.empty()) break;
     bool busy = false;
     const double base = timed.baseline_batch(baseline, count, &busy);
-    out.baseline_busy = out.baseline_busy || busy;
+    if (busy) {  // the runner is frozen: what keeps the GPU busy is work it left running
+      out.violations.push_back("the GPU was busy while the baseline was timed");
+      break;
+    }
     if (round == -1) {
       count =
           std::clamp(static_cast<int>(kBatchMs / std::max(b.ms_per_launch, 1e-3)), timed.min_sets(), timed.max_sets());
