@@ -140,10 +140,11 @@ json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& sta
         f.gpu_device = free_before - (GpuMemory::device_free() + ballast.bytes());
         f.host = fresh.process().host_memory();
       }
-      SWA_CUDA_CHECK(cudaMemset(checks.get(), 0, sizeof(judge_gpu::LaunchCheck)));
+      SWA_CUDA_CHECK(cudaMemsetAsync(checks.get(), 0, sizeof(judge_gpu::LaunchCheck), ctx.stream));
       judge_gpu::check_outputs(arena.o(0), n, reference.get(), n, n, 1, 1e-3f, 1e-2f,
                                reinterpret_cast<judge_gpu::LaunchCheck*>(checks.get()), ctx.stream);
       judge_gpu::LaunchCheck result{};
+      SWA_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
       SWA_CUDA_CHECK(cudaMemcpy(&result, checks.get(), sizeof(result), cudaMemcpyDeviceToHost));
       if (why.empty() && (result.unwritten || result.not_finite || result.too_far))
         why = "the output was not fully written, or wrong, so the run cannot count";

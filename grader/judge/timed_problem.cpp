@@ -84,7 +84,9 @@ TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t 
   const size_t n = host_problem_.num_elements();
   auto* checks = reinterpret_cast<judge_gpu::LaunchCheck*>(checks_.get());
   const Tolerance tol = ctx_.rubric.tolerance;  // inputs in [-1, 1]: max|V| <= 1, so atol is absolute
-  SWA_CUDA_CHECK(cudaMemset(checks, 0, count * sizeof(judge_gpu::LaunchCheck)));  // before the clock
+  // Zeroed on the stream the check runs on, and finished before the clock starts.
+  SWA_CUDA_CHECK(cudaMemsetAsync(checks, 0, count * sizeof(judge_gpu::LaunchCheck), ctx_.stream));
+  SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   runner.thaw();
   const Clock::time_point t0 = Clock::now();
   b.outcome = stage.run(*arena_, arena_id, 0, count, ctx_.rubric.silence_timeout_s);
@@ -109,7 +111,8 @@ double TimedProblem::baseline_batch(const SwaStageApi& baseline, int count, bool
   full.pattern.left = full.pattern.right = full.N;
   auto* checks = reinterpret_cast<judge_gpu::LaunchCheck*>(checks_.get());
   char message[512] = {};
-  SWA_CUDA_CHECK(cudaMemset(checks, 0, count * sizeof(judge_gpu::LaunchCheck)));  // before the clock
+  SWA_CUDA_CHECK(cudaMemsetAsync(checks, 0, count * sizeof(judge_gpu::LaunchCheck), ctx_.stream));
+  SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   const Clock::time_point t0 = Clock::now();
   for (int k = 0; k < count; ++k) {
     const Tensors t{arena_->q(k), arena_->k(k), arena_->v(k), baseline_out_.get() + k * n};
