@@ -380,8 +380,10 @@ int CaseScope::base_head_dim() const {
 CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared) {
   const bool tiles_ok =
       declared.tile_m >= 1 && declared.tile_m <= 1024 && declared.tile_n >= 1 && declared.tile_n <= 1024;
-  return {rubric.patterns, rubric.head_dims & kAllHeadDims, tiles_ok ? declared.tile_m : kTileM,
-          tiles_ok ? declared.tile_n : kTileN};
+  const uint32_t patterns = rubric.patterns != 0 ? rubric.patterns : declared.patterns & kAllPatterns;
+  const uint32_t head_dims = rubric.head_dims != 0 ? rubric.head_dims : declared.head_dims;
+  return {patterns != 0 ? patterns : pattern_bit(PatternKind::kSlidingWindow), head_dims & kAllHeadDims,
+          tiles_ok ? declared.tile_m : kTileM, tiles_ok ? declared.tile_n : kTileN};
 }
 
 uint64_t mix_seed(uint64_t a, uint64_t b) {  // splitmix64 of a combination: independent seeds per case

@@ -29,8 +29,12 @@ StageRubric default_stage_rubric(const std::string& name) {
   if (number == "05") r.speed_target = 0.45, r.speed_pattern = "causal:128", r.patterns = kAllPatterns;
   // Stages 01 and 02 have no speed points, but must run on the GPU (a generous limit: 10x the solution).
   if (number == "01" || number == "02") r.time_limit_factor = 10;
-  // The tensor-core stages (06 on) are graded at the head dimensions their engines take.
-  if (number >= "06") r.head_dims = head_dim_bit(64) | head_dim_bit(128);
+  // The tensor-core stages: the sliding and causal windows; stage 07's wgmma kernels take D = 64 and 128.
+  if (number == "06" || number == "07")
+    r.patterns = pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow);
+  if (number == "07") r.head_dims = head_dim_bit(64) | head_dim_bit(128);
+  // A stage the kit does not know (08 on): what it declares is what it is graded on.
+  if (number >= "08") r.patterns = r.head_dims = 0;
   // The CUDA-core stages' bounds count the exercise's 64 x 64 tiles, whatever a stage declares.
   if (number == "03" || number == "04" || number == "05") r.speed_tile_m = r.speed_tile_n = 64;
   return r;
@@ -100,7 +104,9 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
       read_number(entry, "speed_target", s.speed_target, at, 1e-6);
       read_number(entry, "memory_bytes", s.memory_bytes, at, 1e-6);
       read_number(entry, "time_limit_factor", s.time_limit_factor, at);
-      if (entry.contains("patterns")) {
+      if (entry.contains("patterns") && entry["patterns"] == "declared") {
+        s.patterns = 0;
+      } else if (entry.contains("patterns")) {
         const json& list = entry["patterns"];
         if (!list.is_array() || list.empty())
           throw std::runtime_error(at + ".patterns: expected a list of pattern names");
@@ -115,10 +121,12 @@ Rubric rubric_from_json(const json& file, const std::string& source) {
           s.patterns |= pattern_bit(static_cast<PatternKind>(kind));
         }
       }
-      if (entry.contains("head_dims")) {
+      if (entry.contains("head_dims") && entry["head_dims"] == "declared") {
+        s.head_dims = 0;
+      } else if (entry.contains("head_dims")) {
         const json& list = entry["head_dims"];
         if (!list.is_array() || list.empty())
-          throw std::runtime_error(at + ".head_dims: expected a list such as [64, 128]");
+          throw std::runtime_error(at + ".head_dims: expected a list such as [64, 128], or \"declared\"");
         s.head_dims = 0;
         for (const json& item : list) {
           if (!item.is_number_integer() || head_dim_bit(item.get<int>()) == 0)
@@ -220,12 +228,14 @@ Rubric load_rubric(const std::string& path) {
 
 namespace {
 json pattern_names(uint32_t bits) {
+  if (bits == 0) return "declared";
   json names = json::array();
   for (int k = 0; k < kNumPatternKinds; ++k)
     if (bits & pattern_bit(static_cast<PatternKind>(k))) names.push_back(pattern_name(static_cast<PatternKind>(k)));
   return names;
 }
 json head_dim_list(uint32_t bits) {
+  if (bits == 0) return "declared";
   json dims = json::array();
   for (int D : kHeadDims)
     if (bits & head_dim_bit(D)) dims.push_back(D);

@@ -32,7 +32,8 @@ struct StageRubric {
   // own stages, so that declaring larger tiles cannot lower a target.
   int speed_tile_m = 0, speed_tile_n = 0;
   // What the stage must implement: the correctness and window cases cover these patterns and head
-  // dimensions whatever the stage declares (a stage that declares fewer fails those cases).
+  // dimensions whatever the stage declares (a stage that declares fewer fails those cases). 0: what the
+  // stage declares (a stage the kit does not know, such as a planted test stage).
   uint32_t patterns = pattern_bit(PatternKind::kSlidingWindow);
   uint32_t head_dims = kAllHeadDims;
   // Stages without a speed check (01, 02) must still run on the GPU: a stage slower than this many times

@@ -151,10 +151,11 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     return with_violations(
         ungraded_stage(target.name, "rejected", std::string(e.what()) + " (" + during() + ")", points));
   } catch (const StageFault& e) {
-    return with_violations(ungraded_stage(target.name, "cuda error",
-                          "a CUDA error " + during() + ": " + e.what() +
-                              " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
-                          points));
+    return with_violations(
+        ungraded_stage(target.name, "cuda error",
+                       "a CUDA error " + during() + ": " + e.what() +
+                           " (an out-of-bounds access in the kernel, most often; compute-sanitizer finds it)",
+                       points));
   } catch (const RunnerFault& e) {
     if (e.kind == RunnerFault::kProtocol) {
       const std::string what = std::string("protocol violation: ") + e.what();
@@ -162,20 +163,20 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
       return with_violations(ungraded_stage(target.name, "rejected", what + " (" + during() + ")", points));
     }
     if (e.kind == RunnerFault::kTimedOut)
-      return with_violations(ungraded_stage(
-          target.name, "timed out",
-          "the stage was stopped " + during() + ": " + e.what() +
-              ". A kernel that never finishes is the usual cause: an endless loop, or a "
-              "__syncthreads() that not every thread of the block reaches; the last lines it printed (" +
-              log + "):" + log_tail(log, 8),
-          points));
+      return with_violations(
+          ungraded_stage(target.name, "timed out",
+                         "the stage was stopped " + during() + ": " + e.what() +
+                             ". A kernel that never finishes is the usual cause: an endless loop, or a "
+                             "__syncthreads() that not every thread of the block reaches; the last lines it printed (" +
+                             log + "):" + log_tail(log, 8),
+                         points));
     return with_violations(ungraded_stage(target.name, "crashed",
-                          "the stage crashed " + during() + " (" + e.what() + "); the last lines it printed (" + log +
-                              "):" + log_tail(log, 8),
-                          points));
+                                          "the stage crashed " + during() + " (" + e.what() +
+                                              "); the last lines it printed (" + log + "):" + log_tail(log, 8),
+                                          points));
   } catch (const std::exception& e) {
-    return with_violations(ungraded_stage(target.name, "grader error", "the grader failed on this stage " + during() + ": " + e.what(),
-                          points));
+    return with_violations(ungraded_stage(target.name, "grader error",
+                                          "the grader failed on this stage " + during() + ": " + e.what(), points));
   }
   double score = 0;
   for (const json& check : checks) score += check["score"].get<double>();

@@ -128,7 +128,18 @@ TEST(Rubric, RequiredPatternsHeadDimsTimeLimitsAndVisibility) {
   EXPECT_EQ(r.stage("04_online_softmax").patterns, pattern_bit(PatternKind::kSlidingWindow));
   EXPECT_EQ(r.stage("02_tiled_smem").time_limit_factor, 10) << "stages 01-02 must run on the GPU";
   EXPECT_EQ(r.stage("03_masked_windows").time_limit_factor, 0) << "its speed check times it";
-  EXPECT_EQ(r.stage("06_mma").head_dims, head_dim_bit(64) | head_dim_bit(128));
+  EXPECT_EQ(r.stage("07_hopper").head_dims, head_dim_bit(64) | head_dim_bit(128));
+  EXPECT_EQ(r.stage("06_tensor_cores").patterns,
+            pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
+  EXPECT_EQ(r.stage("98_toy").head_dims, 0u) << "a stage the kit does not know: graded on what it declares";
+  SwaStageInfo toy{"98_toy", pattern_bit(PatternKind::kCausalSlidingWindow), head_dim_bit(64), 128, 64, 90, 1};
+  EXPECT_EQ(case_scope(r.stage("98_toy"), toy).head_dims, head_dim_bit(64));
+  EXPECT_EQ(case_scope(r.stage("04_x"), toy).head_dims, kAllHeadDims)
+      << "a kit stage: the rubric's, not the declaration";
+  EXPECT_EQ(case_scope(r.stage("04_x"), toy).patterns, pattern_bit(PatternKind::kSlidingWindow));
+  EXPECT_EQ(to_json(rubric_from_json(json::parse(R"({"stages": {"04": {"head_dims": "declared"}}})"),
+                                     "r"))["stages"]["04"]["head_dims"],
+            "declared");
   const Rubric f =
       rubric_from_json(json::parse(R"({"stages": {"04": {"patterns": ["sliding", "causal"], "head_dims": [64],
                                                      "visibility": {"speed": "after_due_date"}}}})"),

@@ -188,8 +188,7 @@ TEST(TrustGpu, MemoryFromEveryPathIsSeen) {
   EXPECT_TRUE(all.find("more GPU memory than an empty stage") != std::string::npos ||
               all.find("the run failed with the memory its limit allows") != std::string::npos)
       << all.substr(0, 2000);
-  for (const Case& c : {
-                        Case{"04_early_alloc", "more GPU memory than an empty stage"},
+  for (const Case& c : {Case{"04_early_alloc", "more GPU memory than an empty stage"},
                         Case{"04_cumemalloc", "the run failed with the memory its limit allows"},
                         Case{"04_rtld_next_malloc", "the run failed with the memory its limit allows"},
                         Case{"04_pinned_host", "of host memory beyond an empty stage's"}}) {
