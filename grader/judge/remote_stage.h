@@ -100,8 +100,10 @@ class RemoteStage {
   size_t workspace_bytes(const Problem& p, double timeout_s = 30);
   uint32_t attach(ProblemArena& arena, double timeout_s = 30);  // throws std::runtime_error if sharing fails
   void detach(uint32_t id);
-  // Runs the stage `count` times on sets first_set .. first_set + count - 1 and waits for the device.
-  RunOutcome run(const ProblemArena& arena, uint32_t id, int first_set, int count, double timeout_s);
+  // Runs the stage `count` times on sets first_set .. first_set + count - 1 and waits for the device;
+  // then checks the runner's code (check_code) unless told not to (a timed batch does it after its clock).
+  RunOutcome run(const ProblemArena& arena, uint32_t id, int first_set, int count, double timeout_s,
+                 bool check_code_after = true);
   // Throws StageRejected if the runner maps code from a file it should not (another stage's library).
   void check_code() const;
   RunnerProcess& process() { return process_; }

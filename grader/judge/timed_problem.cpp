@@ -89,12 +89,13 @@ TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t 
   SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   runner.thaw();
   const Clock::time_point t0 = Clock::now();
-  b.outcome = stage.run(*arena_, arena_id, 0, count, ctx_.rubric.silence_timeout_s);
+  b.outcome = stage.run(*arena_, arena_id, 0, count, ctx_.rubric.silence_timeout_s, /*check_code_after=*/false);
   judge_gpu::check_outputs(arena_->o(0), arena_->stride_floats(), references_.get(), n, n, count,
                            static_cast<float>(tol.atol), static_cast<float>(tol.rtol), checks, ctx_.stream);
   SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
   b.ms_per_launch = ms_since(t0) / count;
   runner.freeze();
+  stage.check_code();  // after the clock: reading the runner's maps takes a while
   b.checks.resize(count);
   SWA_CUDA_CHECK(cudaMemcpy(b.checks.data(), checks, count * sizeof(judge_gpu::LaunchCheck), cudaMemcpyDeviceToHost));
   b.inputs_changed = judge_gpu::digest(arena_->q(0), 3 * arena_->input_bytes(), arena_->stride_bytes(), prepared_,
