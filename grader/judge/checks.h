@@ -31,8 +31,8 @@ using Emit = std::function<void(const nlohmann::json&)>;
 
 // Measured once per grade, before any stage's runner starts (grade.cpp).
 struct Calibration {
-  double probe_ms = 0;  // the probe kernel's time on an idle GPU
-  int probe_iterations = 0;
+  double probe_chunk_us = 0;  // the probe's longest chunk on an idle GPU (judge_kernels.h)
+  int probe_chunks = 0;
   long long empty_gpu_nvml = -1;  // an empty stage's runner: GPU memory by NVML (-1: not listed)
   long long empty_gpu_device = 0;  // ... the same by the device's free memory
   HostMemory empty_host;

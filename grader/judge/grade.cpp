@@ -132,17 +132,17 @@ void calibrate_empty(JudgeContext& ctx) {
   empty.process().stop();
 }
 
-// The probe's duration on an idle GPU, with its work sized to about 3 ms.
+// The probe on an idle GPU: its chunks sized to about 3 ms in all, the longest chunk as the reference.
 void calibrate_probe(JudgeContext& ctx) {
-  int iterations = 1 << 16;
-  judge_gpu::probe_ms(iterations, ctx.stream);  // warm-up
-  const double t = judge_gpu::probe_ms(iterations, ctx.stream);
-  iterations = static_cast<int>(std::clamp(iterations * 3.0 / std::max(t, 1e-3), 1e4, 1e9));
-  std::vector<double> times;
-  for (int k = 0; k < 5; ++k) times.push_back(judge_gpu::probe_ms(iterations, ctx.stream));
-  std::sort(times.begin(), times.end());
-  ctx.calibration.probe_iterations = iterations;
-  ctx.calibration.probe_ms = times[2];
+  judge_gpu::probe(100, ctx.stream);  // warm-up
+  const judge_gpu::Probe first = judge_gpu::probe(100, ctx.stream);
+  ctx.calibration.probe_chunks =
+      static_cast<int>(std::clamp(100 * 3.0 / std::max(first.total_ms, 1e-3), 100.0, 20000.0));
+  std::vector<double> longest;
+  for (int k = 0; k < 5; ++k)
+    longest.push_back(judge_gpu::probe(ctx.calibration.probe_chunks, ctx.stream).longest_chunk_us);
+  std::sort(longest.begin(), longest.end());
+  ctx.calibration.probe_chunk_us = longest[4];
 }
 
 std::string sharing_text(protocol::Sharing s) { return protocol::sharing_name(s); }

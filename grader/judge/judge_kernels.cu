@@ -127,10 +127,29 @@ __global__ void digest_kernel(const char* first, size_t count, size_t stride, un
   atomicAdd(sum, local);
 }
 
-__global__ void probe_kernel(int iterations, float* sink) {
+__device__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+constexpr int kProbeChunk = 2000;  // dependent FMAs per chunk: a few microseconds
+
+__global__ void probe_kernel(int chunks, unsigned long long* result) {
   float x = threadIdx.x;
-  for (int n = 0; n < iterations; ++n) x = fmaf(x, 0.999999f, 1e-7f);
-  if (x == 12345.f) *sink = x;  // never true: keeps the loop
+  const unsigned long long start = global_ns();
+  unsigned long long previous = start, longest = 0;
+  for (int c = 0; c < chunks; ++c) {
+    for (int n = 0; n < kProbeChunk; ++n) x = fmaf(x, 0.999999f, 1e-7f);
+    const unsigned long long now = global_ns();
+    longest = max(longest, now - previous);
+    previous = now;
+  }
+  if (threadIdx.x == 0) {
+    result[0] = longest;
+    result[1] = previous - start;
+  }
+  if (x == 12345.f) result[2] = 1;  // never true: keeps the work
 }
 
 }  // namespace
@@ -170,15 +189,15 @@ uint64_t digest(const void* first, size_t bytes, size_t stride, int regions, cud
   return host;
 }
 
-double probe_ms(int iterations, cudaStream_t stream) {
-  static float* sink = nullptr;
-  if (sink == nullptr) SWA_CUDA_CHECK(cudaMalloc(&sink, sizeof(float)));
-  SWA_CUDA_CHECK(cudaStreamSynchronize(stream));
-  const auto start = std::chrono::steady_clock::now();
-  probe_kernel<<<1, 32, 0, stream>>>(iterations, sink);
+Probe probe(int chunks, cudaStream_t stream) {
+  static unsigned long long* result = nullptr;
+  if (result == nullptr) SWA_CUDA_CHECK(cudaMalloc(&result, 3 * sizeof(unsigned long long)));
+  probe_kernel<<<1, 32, 0, stream>>>(chunks, result);
   SWA_CUDA_CHECK_LAUNCH();
+  unsigned long long host[3] = {};
+  SWA_CUDA_CHECK(cudaMemcpyAsync(host, result, sizeof(host), cudaMemcpyDeviceToHost, stream));
   SWA_CUDA_CHECK(cudaStreamSynchronize(stream));
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {host[0] / 1e3, host[1] / 1e6};
 }
 
 }  // namespace swa::judge_gpu

@@ -43,8 +43,14 @@ void check_outputs(const float* o, size_t o_stride, const float* ref, size_t ref
 // and V of every input set, before and after a batch, must agree.
 uint64_t digest(const void* first, size_t bytes, size_t stride, int regions, cudaStream_t stream);
 
-// A kernel of fixed work, for telling whether the GPU is shared: returns its wall time in ms. When
-// another process has work on the GPU, the GPU alternates between the two and this takes longer.
-double probe_ms(int iterations, cudaStream_t stream);
+// Whether another process has work on the GPU. The GPU time-slices between processes: while another's
+// kernels run, this one's are switched out. The probe runs `chunks` short chunks of fixed work and reads
+// the GPU's clock (%globaltimer) after each: a chunk that took far longer than the others was switched
+// out. Clock speed changes (an idle GPU runs slower) stretch every chunk alike, so they do not look like that.
+struct Probe {
+  double longest_chunk_us = 0;  // the longest time between two consecutive clock readings
+  double total_ms = 0;
+};
+Probe probe(int chunks, cudaStream_t stream);
 
 }  // namespace swa::judge_gpu

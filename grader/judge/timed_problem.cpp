@@ -71,16 +71,18 @@ void TimedProblem::validate_reference() {
                              "): a fault of the grader, please report it");
 }
 
-bool TimedProblem::gpu_busy(double* ms) {
-  *ms = judge_gpu::probe_ms(ctx_.calibration.probe_iterations, ctx_.stream);
-  return *ms > 1.5 * ctx_.calibration.probe_ms + 0.5;
+bool TimedProblem::gpu_busy(double* longest_chunk_us) {
+  *longest_chunk_us = judge_gpu::probe(ctx_.calibration.probe_chunks, ctx_.stream).longest_chunk_us;
+  // Switched out for another process: a chunk far longer than any on the idle GPU (and than the
+  // clock's own granularity).
+  return *longest_chunk_us > std::max(200.0, 10 * ctx_.calibration.probe_chunk_us);
 }
 
 TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t arena_id, int count) {
   StageBatch b;
   RunnerProcess& runner = stage.process();
   runner.freeze();
-  b.busy_before = gpu_busy(&b.probe_ms);
+  b.busy_before = gpu_busy(&b.probe_chunk_us);
   const size_t n = host_problem_.num_elements();
   auto* checks = reinterpret_cast<judge_gpu::LaunchCheck*>(checks_.get());
   const Tolerance tol = ctx_.rubric.tolerance;  // inputs in [-1, 1]: max|V| <= 1, so atol is absolute

@@ -47,7 +47,7 @@ class TimedProblem {
     std::vector<judge_gpu::LaunchCheck> checks;
     bool inputs_changed = false;
     bool busy_before = false;  // the probe found the GPU busy before the batch
-    double probe_ms = 0;
+    double probe_chunk_us = 0;
   };
   // One batch of the stage through its runner (frozen before and after).
   StageBatch stage_batch(RemoteStage& stage, uint32_t arena_id, int count);
@@ -59,7 +59,7 @@ class TimedProblem {
   std::vector<std::string> verdicts(const StageBatch& batch) const;
 
  private:
-  bool gpu_busy(double* ms);
+  bool gpu_busy(double* longest_chunk_us);
   JudgeContext& ctx_;
   Problem host_problem_;  // the pattern's arrays in host memory
   PatternSpec spec_;
