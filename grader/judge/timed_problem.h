@@ -11,7 +11,7 @@
 // So a stage cannot hide work from the clock: an output written after the judge's check read it holds
 // the poison (or a wrong value) and fails; an output written before the check read it was written
 // before t1. Work queued before t0 cannot exist: the runner is frozen (SIGSTOP) while the judge prepares
-// the batch, and the probe (a kernel of fixed work, timed against its time on an idle GPU) shows GPU
+// the batch, and the probe (judge_kernels.h: it sees the GPU switch away to another process) shows GPU
 // work of the runner still going. Enough sets rotate that a single head does not stay in the L2 cache.
 // The baseline is timed the same way in the judge itself (the runner frozen), alternating with the stage.
 #pragma once
