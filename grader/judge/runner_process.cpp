@@ -33,12 +33,30 @@ namespace fs = std::filesystem;
 
 std::string errno_text(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
 
+// The children of a process: /proc/PID/task/TID/children where the kernel has it, else every process
+// whose parent is PID (from /proc/*/stat; slower, and what some sandboxed kernels offer).
 std::vector<pid_t> children_of(pid_t pid) {
   std::vector<pid_t> out;
   std::error_code ec;
+  bool listed = false;
   for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
     std::ifstream in(task.path() / "children");
+    listed = listed || static_cast<bool>(in);
     for (pid_t c; in >> c;) out.push_back(c);
+  }
+  if (listed) return out;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text;
+    std::getline(stat, text);
+    const size_t close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 1));
+    std::string state;
+    pid_t parent = 0;
+    if (rest >> state >> parent && parent == pid) out.push_back(static_cast<pid_t>(std::stol(name)));
   }
   return out;
 }
