@@ -160,7 +160,8 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
     const int report = sandboxed_ ? 5 : 4;  // the exec report, just above the descriptors kept
     dup2(exec_pipe[1], report);
     fcntl(report, F_SETFD, FD_CLOEXEC);
-    syscall(SYS_close_range, report + 1, ~0U, 0);
+    if (syscall(SYS_close_range, report + 1, ~0U, 0) != 0)  // older kernels: one by one
+      for (int fd = report + 1; fd < 4096; ++fd) close(fd);
     const rlimit cpu_limit{cpu, cpu + 5}, files{256, 256}, file_size{64 << 20, 64 << 20}, no_core{0, 0},
         processes{4096, 4096};
     setrlimit(RLIMIT_CPU, &cpu_limit);
