@@ -95,7 +95,7 @@ __global__ void check_kernel(const float* o, size_t o_stride, const float* ref, 
   const float* out = o + launch * o_stride;
   const float* want = ref + launch * ref_stride;
   const float* previous = launch > 0 ? out - o_stride : nullptr;
-  unsigned long long unwritten = 0, not_finite = 0, too_far = 0, same = 0, from_end = 0;
+  unsigned long long unwritten = 0, not_finite = 0, too_far = 0, same = 0, zeros = 0, from_end = 0;
   for (size_t e = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; e < count;
        e += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const float x = out[e];
@@ -109,12 +109,14 @@ __global__ void check_kernel(const float* o, size_t o_stride, const float* ref, 
       ++too_far, bad = true;
     }
     if (previous != nullptr && __float_as_uint(previous[e]) == bits) ++same;
+    if (x == 0.0f) ++zeros;
     if (bad && count - e > from_end) from_end = count - e;
   }
   if (unwritten) atomicAdd(&checks[launch].unwritten, unwritten);
   if (not_finite) atomicAdd(&checks[launch].not_finite, not_finite);
   if (too_far) atomicAdd(&checks[launch].too_far, too_far);
   if (same) atomicAdd(&checks[launch].same_as_previous, same);
+  if (zeros) atomicAdd(&checks[launch].zeros, zeros);
   if (from_end) atomicMax(&checks[launch].first_bad_from_end, from_end);
 }
 

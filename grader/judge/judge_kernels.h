@@ -31,6 +31,7 @@ struct LaunchCheck {
   unsigned long long not_finite;  // NaN or infinity (other than the poison)
   unsigned long long too_far;  // |o - ref| > atol + rtol * |ref|
   unsigned long long same_as_previous;  // bit-identical to the same element of the previous launch's output
+  unsigned long long zeros;  // exactly 0
   unsigned long long first_bad_from_end;  // count - (index of the first failing element); 0: none
 };
 

@@ -146,8 +146,10 @@ json memory_check(JudgeContext& ctx, const GradeTarget& target, RemoteStage& sta
       judge_gpu::LaunchCheck result{};
       SWA_CUDA_CHECK(cudaStreamSynchronize(ctx.stream));
       SWA_CUDA_CHECK(cudaMemcpy(&result, checks.get(), sizeof(result), cudaMemcpyDeviceToHost));
-      if (why.empty() && (result.unwritten || result.not_finite || result.too_far))
-        why = "the output was not fully written, or wrong, so the run cannot count";
+      // A kernel that does nothing uses no memory, and earns nothing for it: the run must write its whole
+      // output, finite and not mostly zeros (a wrong but real computation, an off-by-one, still counts).
+      if (why.empty() && (result.unwritten || result.not_finite || 2 * result.zeros > n))
+        why = "the output was not fully written (or is NaN, or zeros), so the run cannot count";
       const int left_behind = fresh.process().stop();
       if (left_behind > 0)
         throw StageRejected("the stage started processes of its own (" + std::to_string(left_behind) + ")");
