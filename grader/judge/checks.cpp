@@ -386,6 +386,12 @@ CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared) {
           tiles_ok ? declared.tile_m : kTileM, tiles_ok ? declared.tile_n : kTileN};
 }
 
+CaseScope case_scope(const SwaStageInfo& declared) {
+  StageRubric as_declared;
+  as_declared.patterns = as_declared.head_dims = 0;
+  return case_scope(as_declared, declared);
+}
+
 uint64_t mix_seed(uint64_t a, uint64_t b) {  // splitmix64 of a combination: independent seeds per case
   uint64_t z = a + 0x9e3779b97f4a7c15ULL * (b + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -96,6 +96,8 @@ struct CaseScope {
 };
 // The rubric says which patterns and head dimensions; the stage's declaration only which tiles.
 CaseScope case_scope(const StageRubric& rubric, const SwaStageInfo& declared);
+// Everything from the declaration (tools that try a stage on what it says it does, such as swa-cpu).
+CaseScope case_scope(const SwaStageInfo& declared);
 
 // The correctness cases: fixed shapes that each exercise one difficulty, with fresh inputs from `seed`,
 // and a few random shapes.

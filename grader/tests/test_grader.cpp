@@ -137,6 +137,8 @@ TEST(Rubric, RequiredPatternsHeadDimsTimeLimitsAndVisibility) {
   EXPECT_EQ(case_scope(r.stage("04_x"), toy).head_dims, kAllHeadDims)
       << "a kit stage: the rubric's, not the declaration";
   EXPECT_EQ(case_scope(r.stage("04_x"), toy).patterns, pattern_bit(PatternKind::kSlidingWindow));
+  EXPECT_EQ(case_scope(toy).patterns, pattern_bit(PatternKind::kCausalSlidingWindow)) << "the declaration alone";
+  EXPECT_EQ(case_scope(toy).tile_m, 128);
   EXPECT_EQ(to_json(rubric_from_json(json::parse(R"({"stages": {"04": {"head_dims": "declared"}}})"),
                                      "r"))["stages"]["04"]["head_dims"],
             "declared");
