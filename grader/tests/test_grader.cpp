@@ -74,7 +74,7 @@ TEST(Rubric, FileOverridesOnlyWhatItNames) {
   EXPECT_EQ(r.tolerance.rtol, 0.02);
   EXPECT_EQ(r.tolerance.atol, 1e-3);
   EXPECT_EQ(r.silence_timeout_s, 5);
-  // The rubric in force survives the trip through JSON (workers read it from a file).
+  // The rubric in force survives the trip through JSON (grade.json records it).
   const Rubric again = rubric_from_json(to_json(r), "again");
   EXPECT_EQ(again.stage("03_masked_windows").speed, 50);
   EXPECT_EQ(again.silence_timeout_s, 5);
