@@ -74,7 +74,7 @@ TEST(Rubric, FileOverridesOnlyWhatItNames) {
   EXPECT_EQ(r.tolerance.rtol, 0.02);
   EXPECT_EQ(r.tolerance.atol, 1e-3);
   EXPECT_EQ(r.silence_timeout_s, 5);
-  // The rubric in force survives the trip through JSON (workers read it from a file).
+  // The rubric in force survives the trip through JSON (grade.json records it).
   const Rubric again = rubric_from_json(to_json(r), "again");
   EXPECT_EQ(again.stage("03_masked_windows").speed, 50);
   EXPECT_EQ(again.silence_timeout_s, 5);
@@ -120,6 +120,49 @@ TEST(Rubric, BadFilesNameTheField) {
     EXPECT_NE(std::string(e.what()).find("is not valid JSON"), std::string::npos) << e.what();
   }
   EXPECT_THROW(load_rubric((dir / "missing.json").string()), std::runtime_error);
+}
+
+TEST(Rubric, RequiredPatternsHeadDimsTimeLimitsAndVisibility) {
+  const Rubric r = default_rubric();
+  EXPECT_EQ(r.stage("05_bonus_patterns").patterns, kAllPatterns) << "stage 05 is graded on all five patterns";
+  EXPECT_EQ(r.stage("04_online_softmax").patterns, pattern_bit(PatternKind::kSlidingWindow));
+  EXPECT_EQ(r.stage("02_tiled_smem").time_limit_factor, 10) << "stages 01-02 must run on the GPU";
+  EXPECT_EQ(r.stage("03_masked_windows").time_limit_factor, 0) << "its speed check times it";
+  EXPECT_EQ(r.stage("07_hopper").head_dims, head_dim_bit(64) | head_dim_bit(128));
+  EXPECT_EQ(r.stage("06_tensor_cores").patterns,
+            pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
+  EXPECT_EQ(r.stage("98_toy").head_dims, 0u) << "a stage the kit does not know: graded on what it declares";
+  SwaStageInfo toy{"98_toy", pattern_bit(PatternKind::kCausalSlidingWindow), head_dim_bit(64), 128, 64, 90, 1};
+  EXPECT_EQ(case_scope(r.stage("98_toy"), toy).head_dims, head_dim_bit(64));
+  EXPECT_EQ(case_scope(r.stage("04_x"), toy).head_dims, kAllHeadDims)
+      << "a kit stage: the rubric's, not the declaration";
+  EXPECT_EQ(case_scope(r.stage("04_x"), toy).patterns, pattern_bit(PatternKind::kSlidingWindow));
+  EXPECT_EQ(case_scope(toy).patterns, pattern_bit(PatternKind::kCausalSlidingWindow)) << "the declaration alone";
+  EXPECT_EQ(case_scope(toy).tile_m, 128);
+  EXPECT_EQ(to_json(rubric_from_json(json::parse(R"({"stages": {"04": {"head_dims": "declared"}}})"),
+                                     "r"))["stages"]["04"]["head_dims"],
+            "declared");
+  const Rubric f =
+      rubric_from_json(json::parse(R"({"stages": {"04": {"patterns": ["sliding", "causal"], "head_dims": [64],
+                                                     "visibility": {"speed": "after_due_date"}}}})"),
+                       "r.json");
+  EXPECT_EQ(f.stage("04_x").patterns,
+            pattern_bit(PatternKind::kSlidingWindow) | pattern_bit(PatternKind::kCausalSlidingWindow));
+  EXPECT_EQ(f.stage("04_x").head_dims, head_dim_bit(64));
+  EXPECT_EQ(f.stage("04_x").visibility.at("speed"), "after_due_date");
+  const Rubric again = rubric_from_json(to_json(f), "again");
+  EXPECT_EQ(again.stage("04_x").visibility.at("speed"), "after_due_date");
+  EXPECT_EQ(again.stage("04_x").head_dims, head_dim_bit(64));
+  EXPECT_NE(
+      rubric_error(json::parse(R"({"stages": {"04": {"patterns": ["circle"]}}})")).find("r.json: stages.04.patterns"),
+      std::string::npos);
+  EXPECT_NE(rubric_error(json::parse(R"({"stages": {"04": {"head_dims": [48]}}})")).find("48 is not one of"),
+            std::string::npos);
+  EXPECT_NE(
+      rubric_error(json::parse(R"({"stages": {"04": {"visibility": {"speed": "later"}}}})")).find("after_due_date"),
+      std::string::npos);
+  EXPECT_EQ(capped_score(130, default_stage_rubric("04_x")), 100) << "never more than the rubric's maximum";
+  EXPECT_EQ(capped_score(std::nan(""), default_stage_rubric("04_x")), 0);
 }
 
 TEST(Rubric, SpeedPointsScaleFromNoGainToTheTarget) {
@@ -417,6 +460,42 @@ TEST(Report, TotalsGradescopeAndTerminal) {
   EXPECT_NE(text.str().find("45.0 / 170"), std::string::npos);
 }
 
+TEST(Report, GradescopeGetsTimeLeaderboardVisibilityAndCappedTotals) {
+  ReportHeader h{"Test GPU", "2026-11-24T00:00:00Z", "abc123", "student", "graded", 42};
+  json stage = sample_stage("03_masked_windows", 40, true);
+  stage["checks"].push_back({{"name", "speed"},
+                             {"score", 30},
+                             {"max_score", 30},
+                             {"status", "passed"},
+                             {"summary", "fast"},
+                             {"feedback", json::array()},
+                             {"cases", json::array()},
+                             {"measurements", json::array({{{"B", 1}, {"H", 1}, {"N", 512}, {"speedup", 1.234}}})}});
+  stage["score"] = 1000;  // a forged total: the report caps it
+  Rubric rubric;
+  rubric.stages["03"] = default_stage_rubric("03_masked_windows");
+  rubric.stages["03"].visibility["speed"] = "after_due_date";
+  json report = make_report(h, rubric, {stage});
+  EXPECT_DOUBLE_EQ(report["score"].get<double>(), 70.0) << "no stage counts for more than its maximum";
+  report["execution_time_s"] = 12.3;
+  report["rubric"]["stages"]["03_masked_windows"] = to_json(rubric)["stages"]["03"];
+  const json gs = gradescope_results(report);
+  EXPECT_EQ(gs["execution_time"], 13);
+  ASSERT_EQ(gs["leaderboard"].size(), 1u);
+  EXPECT_EQ(gs["leaderboard"][0]["name"], "03 speedup B=1 H=1 N=512");
+  EXPECT_DOUBLE_EQ(gs["leaderboard"][0]["value"].get<double>(), 1.23);
+  EXPECT_EQ(gs["leaderboard"][0]["order"], "desc");
+  for (const json& t : gs["tests"])
+    EXPECT_EQ(t["visibility"], t["name"] == "03_masked_windows: speed" ? "after_due_date" : "visible") << t["name"];
+  const auto dir = temp_dir("gradescope");
+  std::ofstream(dir / "results.json") << gs.dump();
+  const std::string validate = "python3 " SWA_SOURCE_DIR "/tools/validate_json.py ";
+  EXPECT_EQ(std::system(
+                (validate + SWA_SOURCE_DIR "/grader/schemas/gradescope.schema.json " + (dir / "results.json").string())
+                    .c_str()),
+            0);
+}
+
 TEST(Report, FilesMatchTheirSchemas) {
   ReportHeader h{"Test GPU", "2026-11-24T00:00:00Z", "abc123", "student", "graded", 42};
   const json report = make_report(
@@ -473,6 +552,20 @@ TEST(GradeCommand, BadArgumentsExitWithTwo) {
   EXPECT_EQ(exit_status("grade --rubric /no/such/rubric.json"), 2);
   EXPECT_EQ(exit_status("grade --variant teacher"), 2);
   EXPECT_EQ(exit_status("pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("pattern sliding:2 --tiles-only"), 2) << "--tiles-only needs --tiles";
+  EXPECT_EQ(exit_status("pattern sliding:2 --tiles 4 --tiles-only"), 0);
+  EXPECT_EQ(exit_status("frobnicate"), 2) << "an unknown command";
+  EXPECT_EQ(exit_status("grade --seed -1"), 2);
+  EXPECT_EQ(exit_status("grade --seed 99999999999999999999"), 2);
+  EXPECT_EQ(exit_status("grade --sandbox maybe"), 2);
+  // bench and reference check their arguments before any work (and before asking for a GPU).
+  EXPECT_EQ(exit_status("bench --fill-sizes 512,lots"), 2);
+  EXPECT_EQ(exit_status("bench --fill-sizes 0"), 2);
+  EXPECT_EQ(exit_status("bench --stages 99_nothing"), 2);
+  EXPECT_EQ(exit_status("bench --pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("reference --pattern circle:3"), 2);
+  EXPECT_EQ(exit_status("reference -N 0"), 2);
+  EXPECT_EQ(exit_status("reference -D 64 -B 65535 -H 2"), 2) << "B*H over its limit, refused before the self-check";
 }
 
 }  // namespace

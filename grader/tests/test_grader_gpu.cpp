@@ -93,7 +93,8 @@ TEST(GradePlanted, FaultsCostTheirOwnStageAndSayWhy) {
   const auto rubric =
       std::filesystem::temp_directory_path() / ("swa_planted_rubric_" + std::to_string(getpid()) + ".json");
   std::ofstream(rubric) << R"({"timeouts": {"stage_seconds": 120, "silence_seconds": 10}})";
-  const GradeRun run = run_grade("planted", "--variant planted --rubric " + rubric.string());
+  const GradeRun run = run_grade("planted", "--variant planted --rubric " + rubric.string() +
+                                                " 04_off_by_one 91_crash 92_hang 93_abort 97_correct");
   ASSERT_TRUE(run.report.is_object()) << run.output;
   EXPECT_EQ(run.exit_status, 1) << run.output;
 

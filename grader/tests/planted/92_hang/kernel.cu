@@ -1,4 +1,4 @@
-// A planted fault: the kernel never finishes. The grader must stop the stage's worker, report it as
+// A planted fault: the kernel never finishes. The grader must stop the stage's runner, report it as
 // timed out with no points, and go on with the others.
 #include "stage.h"
 

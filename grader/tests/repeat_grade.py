@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Grade the same stages N times and say how steady the grader is: verdicts, speed scores, times.
+
+    python3 grader/tests/repeat_grade.py [--swa build/instructor/swa] [--runs 20] [--variant solution]
+                                         [--out repeat-grades] [STAGE ...]
+
+Each run is `swa grade --variant VARIANT --out OUT/run-K` with a new seed. Printed at the end: per stage,
+the scores seen and their spread, every verdict (status and the status of each check) that changed from
+one run to another, and per timed shape the speedup's range and the speed score's spread; then the time
+each grade took. Exit status 0 when no verdict changed, every stage's speed score stayed within 5% (of
+its maximum) and every grade took under 60 s; 1 otherwise; 2 when a grade could not run at all.
+The issue's check: 20 grades of the solutions, 500/500 each time, speed scores within 5%.
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def verdicts(stage):
+    return (stage.get("status"),) + tuple((c["name"], c["status"]) for c in stage.get("checks", []))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("stages", nargs="*", help="stages to grade (default: all of the variant)")
+    parser.add_argument("--swa", default=str(ROOT / "build" / "instructor" / "swa"))
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--variant", default="solution")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("repeat-grades"))
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="the longest a grade may take")
+    parser.add_argument("--max-spread", type=float, default=0.05, help="largest speed-score spread, of its maximum")
+    args = parser.parse_args()
+
+    reports, seconds = [], []
+    for k in range(args.runs):
+        out = args.out / f"run-{k + 1:02d}"
+        start = time.monotonic()
+        done = subprocess.run([args.swa, "grade", "--variant", args.variant, "--out", str(out), *args.stages],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seconds.append(time.monotonic() - start)
+        grade = out / "grade.json"
+        if done.returncode not in (0, 1) or not grade.exists():
+            print(done.stdout[-3000:])
+            print(f"repeat_grade: run {k + 1} ended with exit status {done.returncode}", file=sys.stderr)
+            return 2
+        reports.append(json.loads(grade.read_text()))
+        total = reports[-1]["score"], reports[-1]["max_score"]
+        print(f"run {k + 1:2d}: {total[0]:.1f} / {total[1]:g} in {seconds[-1]:.1f} s (exit {done.returncode})",
+              flush=True)
+
+    ok = True
+    names = [s["stage"] for s in reports[0]["stages"]]
+    print("\nstage                   score min..max     verdict changes   speed score spread   slowest shape speedup range")
+    for name in names:
+        entries = [next(s for s in r["stages"] if s["stage"] == name) for r in reports]
+        scores = [e["score"] for e in entries]
+        changed = len({verdicts(e) for e in entries}) > 1
+        speed = [next((c for c in e.get("checks", []) if c["name"] == "speed"), None) for e in entries]
+        spread_text, range_text = "-", "-"
+        if all(speed) and speed[0]["max_score"] > 0:
+            values = [c["score"] for c in speed]
+            spread = (max(values) - min(values)) / speed[0]["max_score"]
+            spread_text = f"{100 * spread:.1f}%"
+            ok = ok and spread <= args.max_spread
+            worst = None
+            for m in range(len(speed[0]["measurements"])):
+                ups = [c["measurements"][m].get("speedup") for c in speed if m < len(c["measurements"])]
+                ups = [u for u in ups if u is not None]
+                if ups and (worst is None or (max(ups) - min(ups)) / min(ups) > worst[0]):
+                    shape = speed[0]["measurements"][m]
+                    worst = ((max(ups) - min(ups)) / min(ups), f"N={shape['N']} B*H={shape['B'] * shape['H']}",
+                             min(ups), max(ups))
+            if worst:
+                range_text = f"{worst[1]}: {worst[2]:.2f}x..{worst[3]:.2f}x ({100 * worst[0]:.1f}%)"
+        ok = ok and not changed
+        print(f"{name:22s}  {min(scores):6.1f}..{max(scores):<6.1f}    {'YES' if changed else 'none':15s}   "
+              f"{spread_text:18s}   {range_text}")
+    slowest = max(seconds)
+    ok = ok and slowest < args.max_seconds
+    print(f"\ngrade time: {min(seconds):.1f} to {slowest:.1f} s (median {sorted(seconds)[len(seconds) // 2]:.1f} s), "
+          f"limit {args.max_seconds:g} s")
+    iso = reports[0].get("isolation", {})
+    print(f"runners: sandbox {iso.get('sandbox')}, sharing {iso.get('sharing')}, GPU memory by {iso.get('gpu_memory')}")
+    print("STEADY" if ok else "NOT STEADY: see the table")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
