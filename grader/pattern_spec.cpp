@@ -238,37 +238,58 @@ std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n)
 long long count_allowed_pairs(const PatternSpec& spec, int N) {
   const Pattern p = spec.view();
   long long pairs = 0;
-  auto window_size = [N](long long first, long long last) {  // keys in [first, last] clamped to [0, N)
-    first = std::max(first, 0LL);
-    last = std::min(last, static_cast<long long>(N) - 1);
-    return last >= first ? last - first + 1 : 0;
-  };
-  for (int i = 0; i < N; ++i) {
-    switch (p.kind) {
-      case PatternKind::kSlidingWindow: pairs += window_size(i - p.left, static_cast<long long>(i) + p.right); break;
-      case PatternKind::kCausalSlidingWindow: pairs += window_size(i - p.left, i); break;
-      case PatternKind::kDilated: {
-        const long long k_min = std::max<long long>(-p.left, -(i / p.dilation));
-        const long long k_max = std::min<long long>(p.right, (N - 1 - i) / p.dilation);
-        pairs += std::max(0LL, k_max - k_min + 1);
-        break;
-      }
-      case PatternKind::kGlobalLocal: {
-        if (p.is_global(i)) {
-          pairs += N;
-          break;
-        }
-        const int first = std::max(0, i - p.left);
-        const int last = static_cast<int>(std::min<long long>(N - 1, static_cast<long long>(i) + p.right));
-        pairs += (last - first + 1) + (p.num_global - p.globals_in(first, last));
-        break;
-      }
-      case PatternKind::kAdaptive:
-        pairs += window_size(i - p.adaptive_left[i], static_cast<long long>(i) + p.adaptive_right[i]);
-        break;
-    }
-  }
+  for (int i = 0; i < N; ++i) pairs += p.count_keys(i, N);
   return pairs;
+}
+
+PatternKind pattern_kind_named(const std::string& name) {
+  std::string kinds;
+  for (int k = 0; k < kNumPatternKinds; ++k) {
+    const PatternKind kind = static_cast<PatternKind>(k);
+    if (name == pattern_name(kind)) return kind;
+    kinds += (k ? ", " : "") + std::string(pattern_name(kind));
+  }
+  throw std::invalid_argument("unknown pattern kind '" + name + "'; expected one of " + kinds);
+}
+
+std::vector<std::string> example_pattern_texts(PatternKind kind, int W, int N) {
+  const std::string w = std::to_string(W);
+  switch (kind) {
+    case PatternKind::kSlidingWindow:
+      return {"sliding:" + w, "sliding:" + std::to_string(W / 2) + ":" + std::to_string(W + 8)};
+    case PatternKind::kCausalSlidingWindow: return {"causal:" + w};
+    case PatternKind::kDilated: return {"dilated:" + w + ":3"};
+    case PatternKind::kGlobalLocal: {
+      std::string g = "0";
+      if (N / 2 > 0) g += "," + std::to_string(N / 2);
+      if (N - 1 > N / 2) g += "," + std::to_string(N - 1);
+      return {"global:" + w + ":" + g};
+    }
+    case PatternKind::kAdaptive: return {"adaptive:" + std::to_string(W / 2) + ":" + w};
+  }
+  throw std::invalid_argument("example_pattern_texts: unknown pattern kind " + std::to_string(static_cast<int>(kind)));
+}
+
+PatternSpec example_pattern(PatternKind kind, int W, int N, uint64_t seed) {
+  return parse_pattern(example_pattern_texts(kind, W, N).front(), N, seed);
+}
+
+std::vector<PatternSpec> pattern_corner_cases(int N, int W, uint64_t seed) {
+  std::vector<PatternSpec> out = {
+      PatternSpec::sliding(W),        PatternSpec::sliding(W, W / 2 + 1),  // different sides
+      PatternSpec::causal(W),         PatternSpec::dilated(W, W, 2),      PatternSpec::dilated(W / 2, W, 3),
+      PatternSpec::dilated(W, W, 97),  // a dilation wider than a tile: tiles inside the reach can be empty
+  };
+  std::vector<int32_t> globals;  // on and beside the edges of tiles of 64
+  for (int g : {0, 1, 5, 63, 64, 65, 100, 130, 500, 1000})
+    if (g < N) globals.push_back(g);
+  out.push_back(PatternSpec::global_local(W, globals));
+  out.push_back(PatternSpec::global_local(W, {N - 1}));
+  out.push_back(PatternSpec::global_local(W, {}));
+  out.push_back(PatternSpec::adaptive_random(N, 0, W, seed + 1000 + N + W));
+  out.push_back(PatternSpec::adaptive_random(N, W, W + 70, seed + 2000 + N + W));
+  for (int k = 0; k < kNumPatternKinds; ++k) out.push_back(example_pattern(static_cast<PatternKind>(k), W, N, seed));
+  return out;
 }
 
 }  // namespace swa

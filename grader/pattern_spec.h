@@ -57,6 +57,25 @@ std::string render_pattern(const PatternSpec& spec, int N);
 std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n);
 
 // The number of (i, j) pairs the pattern allows over a sequence of N: the useful work is 4*D flops a pair.
+// (The sum of Pattern::count_keys over the queries.)
 long long count_allowed_pairs(const PatternSpec& spec, int N);
+
+// The kind whose text form starts with `name` ("sliding", ...; pattern_name() in problem.h).
+// Throws std::invalid_argument naming the kinds there are.
+PatternKind pattern_kind_named(const std::string& name);
+
+// The examples of one kind that the grader's cases and the GPU tests run, for a window of W (or the
+// kind's own size parameter) in a sequence of N, as text (parse them with the case's seed: adaptive
+// windows are drawn from it). The first is the kind's example for every case; the rest are other forms
+// of it worth a case of their own (a sliding window with different sides).
+//   sliding:W, sliding:W/2:W+8   causal:W   dilated:W:3   global:W:0,N/2,N-1   adaptive:W/2:W
+std::vector<std::string> example_pattern_texts(PatternKind kind, int W, int N);
+// The first of them, parsed.
+PatternSpec example_pattern(PatternKind kind, int W, int N, uint64_t seed);
+
+// Patterns of every kind with the parameters that probe the corners of its definition and of its tiles
+// (windows of different sides, a dilation wider than a tile, global positions on tile edges, ...), for
+// the tests that compare the descriptions of a pattern with each other and with brute force.
+std::vector<PatternSpec> pattern_corner_cases(int N, int W, uint64_t seed);
 
 }  // namespace swa

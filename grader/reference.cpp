@@ -214,14 +214,8 @@ SelfCheck self_check(uint64_t seed) {
   SelfCheck result;
   for (int N : {1, 2, 63, 65, 130})
     for (int W : {0, 1, 31, 64, N}) {
-      const std::vector<PatternSpec> specs = {
-          PatternSpec::sliding(W),
-          PatternSpec::sliding(W, W / 2),
-          PatternSpec::causal(W),
-          PatternSpec::dilated(W, W, 3),
-          PatternSpec::global_local(W, N > 40 ? std::vector<int32_t>{0, 40} : std::vector<int32_t>{0}),
-          PatternSpec::adaptive_random(N, 0, W, seed + N)};
-      for (const PatternSpec& spec : specs) {
+      // Every kind at the corners of its definition (pattern_spec.h), with fresh adaptive windows.
+      for (const PatternSpec& spec : pattern_corner_cases(N, W, seed + N)) {
         Problem p;
         p.B = 1, p.H = 2, p.N = N, p.D = 16 + 8 * (result.cases % 15);
         p.scale = result.cases % 2 ? 1.0f : default_scale(p.D);

@@ -20,23 +20,9 @@
 namespace swa {
 namespace {
 
-// The patterns every test below runs over, for a sequence of length N.
-std::vector<PatternSpec> patterns_for(int N, int w) {
-  std::vector<PatternSpec> out = {
-      PatternSpec::sliding(w),        PatternSpec::sliding(w, w / 2 + 1),  // asymmetric
-      PatternSpec::causal(w),         PatternSpec::dilated(w, w, 2),      PatternSpec::dilated(w / 2, w, 3),
-      PatternSpec::dilated(w, w, 97),  // dilation > tile: tiles inside the span can be empty
-  };
-  std::vector<int32_t> globals;
-  for (int g : {0, 1, 5, 63, 64, 65, 100, 130, 500, 1000})
-    if (g < N) globals.push_back(g);
-  out.push_back(PatternSpec::global_local(w, globals));
-  out.push_back(PatternSpec::global_local(w, {N - 1}));
-  out.push_back(PatternSpec::global_local(w, {}));
-  out.push_back(PatternSpec::adaptive_random(N, 0, w, 1000 + N + w));
-  out.push_back(PatternSpec::adaptive_random(N, w, w + 70, 2000 + N + w));
-  return out;
-}
+// The patterns every test below runs over, for a sequence of length N: every kind, at the corners of
+// its definition (pattern_spec.h).
+std::vector<PatternSpec> patterns_for(int N, int w) { return pattern_corner_cases(N, w, 0); }
 
 const int kAwkwardN[] = {1, 2, 7, 63, 64, 65, 127, 128, 129, 257, 1013};
 const int kWindows[] = {0, 1, 3, 32, 62, 63, 64, 65, 126, 127, 128, 129, 191, 192, 1500};
@@ -85,6 +71,30 @@ TEST(Pattern, DefinitionsByEnumeration) {
   for (int i = 0; i < N; ++i)
     for (int j = 0; j < N; ++j)
       EXPECT_EQ(g.view().allows(i, j), (i - 2 <= j && j <= i + 2) || globals.count(i) || globals.count(j));
+}
+
+TEST(Pattern, IsTheUnionOfItsParts) {
+  // allows(i, j) = sees_every_key(i) || local_window(i) holds j || every_query_sees(j), and count_keys
+  // counts what allows lets through: the hints and the pair counts work from the parts.
+  for (int N : {1, 7, 64, 65, 130})
+    for (int w : {0, 1, 3, 64, 129})
+      for (const PatternSpec& spec : patterns_for(N, w)) {
+        const Pattern p = spec.view();
+        long long pairs = 0;
+        for (int i = 0; i < N; ++i) {
+          const Pattern::LocalWindow window = p.local_window(i);
+          ASSERT_TRUE(window.contains(i)) << spec.to_string() << " i=" << i;
+          long long keys = 0;
+          for (int j = 0; j < N; ++j) {
+            const bool parts = p.sees_every_key(i) || window.contains(j) || p.every_query_sees(j);
+            ASSERT_EQ(p.allows(i, j), parts) << spec.to_string() << " N=" << N << " i=" << i << " j=" << j;
+            keys += parts;
+          }
+          ASSERT_EQ(p.count_keys(i, N), keys) << spec.to_string() << " N=" << N << " i=" << i;
+          pairs += keys;
+        }
+        EXPECT_EQ(count_allowed_pairs(spec, N), pairs) << spec.to_string() << " N=" << N;
+      }
 }
 
 TEST(Pattern, EveryQuerySeesItself) {

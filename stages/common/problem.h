@@ -150,6 +150,46 @@ struct Pattern {
     }
     return false;
   }
+
+  // The parts of a pattern (docs/patterns.md, "The parts of a pattern"). The keys query i sees are
+  //   its local window    keys first, first + step, ..., last (before clamping to the sequence); it holds i;
+  //   keys every query sees (every_query_sees(j): the global positions);
+  //   and every key, when i is a query that sees every key (sees_every_key(i): a global position).
+  // allows(i, j) is exactly their union (grader/tests/test_patterns.cpp checks it). The grader's hints
+  // describe a query's local window, the pair counts add up the parts, and a kernel may compute each part
+  // its own way.
+  struct LocalWindow {
+    long long first, last;  // may reach outside [0, N)
+    int step;  // 1, or the dilation
+    SWA_HD bool contains(long long j) const { return first <= j && j <= last && (j - first) % step == 0; }
+  };
+  SWA_HD LocalWindow local_window(int i) const {
+    switch (kind) {
+      case PatternKind::kSlidingWindow:
+      case PatternKind::kGlobalLocal: return {static_cast<long long>(i) - left, static_cast<long long>(i) + right, 1};
+      case PatternKind::kCausalSlidingWindow: return {static_cast<long long>(i) - left, i, 1};
+      case PatternKind::kDilated:
+        return {i - static_cast<long long>(left) * dilation, i + static_cast<long long>(right) * dilation, dilation};
+      case PatternKind::kAdaptive:
+        return {static_cast<long long>(i) - adaptive_left[i], static_cast<long long>(i) + adaptive_right[i], 1};
+    }
+    return {i, i, 1};
+  }
+  SWA_HD bool every_query_sees(int j) const { return kind == PatternKind::kGlobalLocal && is_global(j); }
+  SWA_HD bool sees_every_key(int i) const { return kind == PatternKind::kGlobalLocal && is_global(i); }
+
+  // The number of keys query i sees in a sequence of N (the useful work of its row).
+  SWA_HD long long count_keys(int i, int N) const {
+    if (sees_every_key(i)) return N;
+    const LocalWindow w = local_window(i);
+    // The window's first and last keys inside [0, N), moved along its steps.
+    const long long lo = w.first >= 0 ? w.first : w.first + (-w.first + w.step - 1) / w.step * w.step;
+    const long long hi = w.last < N ? w.last : w.last - (w.last - N + 1 + w.step - 1) / w.step * w.step;
+    long long keys = lo <= hi ? (hi - lo) / w.step + 1 : 0;
+    if (kind == PatternKind::kGlobalLocal)  // the global keys outside the window (a dense one)
+      keys += num_global - (lo <= hi ? globals_in(static_cast<int>(lo), static_cast<int>(hi)) : 0);
+    return keys;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------
