@@ -64,12 +64,39 @@ PatternSpec PatternSpec::adaptive_random(int N, int min_window, int max_window, 
   return adaptive(std::move(left), std::move(right));
 }
 
+PatternSpec PatternSpec::exponential(int first_offset, int local_window) {
+  PatternSpec s;
+  s.kind = PatternKind::kExponential;
+  s.dilation = first_offset;
+  s.left = local_window;
+  s.right = local_window;  // not read: the local window is symmetric
+  return s;
+}
+
+PatternSpec PatternSpec::block_diagonal(int block_size) {
+  PatternSpec s;
+  s.kind = PatternKind::kBlockDiagonal;
+  s.block_size = block_size;
+  return s;
+}
+
+PatternSpec PatternSpec::sinks(int left, int right, int num_sinks) {
+  PatternSpec s;
+  s.kind = PatternKind::kSinks;
+  s.left = left;
+  s.right = right;
+  s.num_sinks = num_sinks;
+  return s;
+}
+
 Pattern PatternSpec::view() const {
   Pattern p;
   p.kind = kind;
   p.left = left;
   p.right = right;
   p.dilation = dilation;
+  p.block_size = block_size;
+  p.num_sinks = num_sinks;
   p.num_global = static_cast<int32_t>(global_positions.size());
   p.global_positions = global_positions.empty() ? nullptr : global_positions.data();
   p.adaptive_left = adaptive_left.empty() ? nullptr : adaptive_left.data();
@@ -117,6 +144,16 @@ std::string PatternSpec::to_string() const {
       s << ':' << std::min(*l_min, *r_min) << ':' << std::max(*l_max, *r_max);
       break;
     }
+    case PatternKind::kExponential:
+      s << ':' << dilation;
+      if (left != 0) s << ':' << left;
+      break;
+    case PatternKind::kBlockDiagonal: s << ':' << block_size; break;
+    case PatternKind::kSinks:
+      s << ':' << left;
+      if (right != left) s << ':' << right;
+      s << ':' << num_sinks;
+      break;
   }
   return s.str();
 }
@@ -194,9 +231,28 @@ PatternSpec parse_pattern(const std::string& text, int N, uint64_t seed) {
     } else {
       spec = PatternSpec::adaptive_random(N, arg(1, "smallest window"), arg(2, "largest window"), seed);
     }
+  } else if (kind == "exponential") {
+    if (args == 1)
+      spec = PatternSpec::exponential(arg(1, "first offset W"), 0);
+    else if (args == 2)
+      spec = PatternSpec::exponential(arg(1, "first offset W"), arg(2, "local window"));
+    else
+      throw usage("exponential:W or exponential:W:LOCAL");
+  } else if (kind == "block") {
+    if (args != 1) throw usage("block:SIZE");
+    spec = PatternSpec::block_diagonal(arg(1, "block size"));
+  } else if (kind == "sinks") {
+    if (args == 2)
+      spec = PatternSpec::sinks(arg(1, "window"), arg(1, "window"), arg(2, "number of sinks"));
+    else if (args == 3)
+      spec = PatternSpec::sinks(arg(1, "left window"), arg(2, "right window"), arg(3, "number of sinks"));
+    else
+      throw usage("sinks:W:SINKS or sinks:LEFT:RIGHT:SINKS");
   } else {
-    throw std::invalid_argument("pattern '" + text + "': unknown kind '" + kind +
-                                "'; expected one of sliding, causal, dilated, global, adaptive");
+    std::string kinds;
+    for (int k = 0; k < kNumPatternKinds; ++k)
+      kinds += (k ? ", " : "") + std::string(pattern_name(static_cast<PatternKind>(k)));
+    throw std::invalid_argument("pattern '" + text + "': unknown kind '" + kind + "'; expected one of " + kinds);
   }
   const std::string why = spec.check(N);
   if (!why.empty()) throw std::invalid_argument("pattern '" + text + "': " + why);
@@ -266,6 +322,12 @@ std::vector<std::string> example_pattern_texts(PatternKind kind, int W, int N) {
       return {"global:" + w + ":" + g};
     }
     case PatternKind::kAdaptive: return {"adaptive:" + std::to_string(W / 2) + ":" + w};
+    // Offsets max(W, 1), 2 max(W, 1), ... around a local window of W/2; W = 0 gives the exercise's form.
+    case PatternKind::kExponential:
+      return {"exponential:" + std::to_string(std::max(W, 1)) + ":" + std::to_string(W / 2)};
+    case PatternKind::kBlockDiagonal: return {"block:" + std::to_string(std::max(W, 1))};
+    // StreamingLLM's form (a causal window and 4 sinks), then a window with two sides and 3 sinks.
+    case PatternKind::kSinks: return {"sinks:" + w + ":0:4", "sinks:" + std::to_string(W / 2) + ":" + w + ":3"};
   }
   throw std::invalid_argument("example_pattern_texts: unknown pattern kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -288,6 +350,16 @@ std::vector<PatternSpec> pattern_corner_cases(int N, int W, uint64_t seed) {
   out.push_back(PatternSpec::global_local(W, {}));
   out.push_back(PatternSpec::adaptive_random(N, 0, W, seed + 1000 + N + W));
   out.push_back(PatternSpec::adaptive_random(N, W, W + 70, seed + 2000 + N + W));
+  out.push_back(PatternSpec::exponential(1, 0));  // the exercise's i +- 1, 2, 4, ...
+  out.push_back(PatternSpec::exponential(3, 0));  // offsets 3, 6, 12, ...: never a tile's multiple
+  out.push_back(PatternSpec::exponential(64, W));  // offsets a tile apart, inside or beyond the window
+  out.push_back(PatternSpec::exponential(std::max(W, 1), W));  // the first offset inside the window
+  out.push_back(PatternSpec::block_diagonal(7));
+  out.push_back(PatternSpec::block_diagonal(64));
+  out.push_back(PatternSpec::block_diagonal(std::max(W, 1) + 36));
+  out.push_back(PatternSpec::sinks(W, W, 1));
+  out.push_back(PatternSpec::sinks(W / 2, 0, 70));  // sinks beyond the first tile
+  out.push_back(PatternSpec::sinks(0, W, 64));
   for (int k = 0; k < kNumPatternKinds; ++k) out.push_back(example_pattern(static_cast<PatternKind>(k), W, N, seed));
   return out;
 }

@@ -7,6 +7,7 @@
 // The pictures in docs/patterns.md are checked against Pattern::allows, so the docs cannot drift.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -50,6 +51,21 @@ TEST(Pattern, ExercisePictureSlidingWindowN8W2) {
   EXPECT_EQ(render_pattern(PatternSpec::sliding(2), 8), expected);
 }
 
+TEST(Pattern, ExercisePictureExponentialN8) {
+  // The exercise's dilated window, "i +- W, i +- 2W, i +- 4W, etc." with W = 1 (and i itself), N = 8.
+  const std::string expected =
+      "j:   0 1 2 3 4 5 6 7\n"
+      "i=0  x x x . x . . .\n"
+      "i=1  x x x x . x . .\n"
+      "i=2  x x x x x . x .\n"
+      "i=3  . x x x x x . x\n"
+      "i=4  x . x x x x x .\n"
+      "i=5  . x . x x x x x\n"
+      "i=6  . . x . x x x x\n"
+      "i=7  . . . x . x x x\n";
+  EXPECT_EQ(render_pattern(parse_pattern("exponential:1", 8), 8), expected);
+}
+
 TEST(Pattern, DefinitionsByEnumeration) {
   // Each kind against its definition in docs/patterns.md, written out with explicit loops.
   const int N = 50;
@@ -66,6 +82,34 @@ TEST(Pattern, DefinitionsByEnumeration) {
             EXPECT_EQ(PatternSpec::dilated(L, R, d).view().allows(i, j), dilated) << i << "," << j << " d=" << d;
           }
         }
+  for (int W : {1, 2, 3, 5, 64})
+    for (int L : {0, 1, 4, 7}) {
+      const Pattern e = PatternSpec::exponential(W, L).view();
+      std::set<int> distances;  // W, 2W, 4W, ... as far as the sequence reaches
+      for (int d = W; d < 2 * N; d *= 2) distances.insert(d);
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j)
+          EXPECT_EQ(e.allows(i, j), std::abs(j - i) <= L || distances.count(std::abs(j - i)) > 0)
+              << "exponential W=" << W << " L=" << L << " " << i << "," << j;
+    }
+  for (int S : {1, 3, 7, 64, 100}) {
+    const Pattern b = PatternSpec::block_diagonal(S).view();
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) {
+        int block_of_i = 0, block_of_j = 0;  // counted, not divided
+        for (int start = S; start <= i; start += S) ++block_of_i;
+        for (int start = S; start <= j; start += S) ++block_of_j;
+        EXPECT_EQ(b.allows(i, j), block_of_i == block_of_j) << "block S=" << S << " " << i << "," << j;
+      }
+  }
+  for (int S : {0, 1, 4, 60})
+    for (int L : {0, 3})
+      for (int R : {0, 2}) {
+        const Pattern k = PatternSpec::sinks(L, R, S).view();
+        for (int i = 0; i < N; ++i)
+          for (int j = 0; j < N; ++j)
+            EXPECT_EQ(k.allows(i, j), (i - L <= j && j <= i + R) || j < S) << "sinks S=" << S << " " << i << "," << j;
+      }
   const PatternSpec g = PatternSpec::global_local(2, {0, 17, 49});
   const std::set<int> globals = {0, 17, 49};
   for (int i = 0; i < N; ++i)
@@ -74,8 +118,8 @@ TEST(Pattern, DefinitionsByEnumeration) {
 }
 
 TEST(Pattern, IsTheUnionOfItsParts) {
-  // allows(i, j) = sees_every_key(i) || local_window(i) holds j || every_query_sees(j), and count_keys
-  // counts what allows lets through: the hints and the pair counts work from the parts.
+  // allows(i, j) = sees_every_key(i) || local_window(i) holds j || every_query_sees(j) || is_offset(i, j),
+  // and count_keys counts what allows lets through: the hints and the pair counts work from the parts.
   for (int N : {1, 7, 64, 65, 130})
     for (int w : {0, 1, 3, 64, 129})
       for (const PatternSpec& spec : patterns_for(N, w)) {
@@ -86,7 +130,8 @@ TEST(Pattern, IsTheUnionOfItsParts) {
           ASSERT_TRUE(window.contains(i)) << spec.to_string() << " i=" << i;
           long long keys = 0;
           for (int j = 0; j < N; ++j) {
-            const bool parts = p.sees_every_key(i) || window.contains(j) || p.every_query_sees(j);
+            const bool parts = p.sees_every_key(i) || window.contains(j) || p.every_query_sees(j) || p.is_offset(i, j);
+            ASSERT_FALSE(window.contains(j) && p.is_offset(i, j)) << "the offsets lie beyond the local window";
             ASSERT_EQ(p.allows(i, j), parts) << spec.to_string() << " N=" << N << " i=" << i << " j=" << j;
             keys += parts;
           }

@@ -77,14 +77,22 @@ SWA_HD int max_int(int a, int b) { return a > b ? a : b; }
 //   kDilated              j = i + k*dilation for some integer k with -left <= k <= right
 //   kGlobalLocal          j in the sliding window of i, or j is global, or i is global
 //   kAdaptive             i - adaptive_left[i] <= j <= i + adaptive_right[i]   (a window per query)
+//   kExponential          |j - i| <= left, or |j - i| = dilation * 2^k for some integer k >= 0
+//                         (the exercise's "i +- W, i +- 2W, i +- 4W, ...", W = dilation, around a dense
+//                         local window of left keys on each side, which may be 0)
+//   kBlockDiagonal        i / block_size == j / block_size   (the same block of block_size positions)
+//   kSinks                i - left <= j <= i + right, or j < num_sinks   (the first keys, seen by every query)
 enum class PatternKind : int32_t {
   kSlidingWindow = 0,
   kCausalSlidingWindow = 1,
   kDilated = 2,
   kGlobalLocal = 3,
   kAdaptive = 4,
+  kExponential = 5,
+  kBlockDiagonal = 6,
+  kSinks = 7,
 };
-constexpr int kNumPatternKinds = 5;
+constexpr int kNumPatternKinds = 8;
 
 // A bit per pattern kind, for the set of patterns a stage supports.
 constexpr uint32_t pattern_bit(PatternKind kind) { return 1u << static_cast<int>(kind); }
@@ -97,6 +105,9 @@ inline const char* pattern_name(PatternKind kind) {
     case PatternKind::kDilated: return "dilated";
     case PatternKind::kGlobalLocal: return "global";
     case PatternKind::kAdaptive: return "adaptive";
+    case PatternKind::kExponential: return "exponential";
+    case PatternKind::kBlockDiagonal: return "block";
+    case PatternKind::kSinks: return "sinks";
   }
   return "unknown";
 }
@@ -106,10 +117,12 @@ inline const char* pattern_name(PatternKind kind) {
 // builds, owns, checks and uploads them.
 struct Pattern {
   PatternKind kind = PatternKind::kSlidingWindow;
-  int32_t left = 0;  // keys before the query (every kind but kAdaptive)
-  int32_t right = 0;  // keys after the query (kSlidingWindow, kDilated, kGlobalLocal)
-  int32_t dilation = 1;  // kDilated: distance between visible keys, >= 1
+  int32_t left = 0;  // keys before the query (sliding, causal, dilated, global, sinks); on each side (exponential)
+  int32_t right = 0;  // keys after the query (sliding, dilated, global, sinks)
+  int32_t dilation = 1;  // kDilated: distance between visible keys; kExponential: the first offset W; >= 1
   int32_t num_global = 0;  // kGlobalLocal: number of global positions
+  int32_t block_size = 1;  // kBlockDiagonal: positions per block, >= 1
+  int32_t num_sinks = 0;  // kSinks: keys 0 .. num_sinks - 1 are seen by every query
   const int32_t* global_positions = nullptr;  // kGlobalLocal: sorted, strictly increasing, in [0, N)
   const int32_t* adaptive_left = nullptr;  // kAdaptive: N windows, each >= 0
   const int32_t* adaptive_right = nullptr;  // kAdaptive: N windows, each >= 0
@@ -147,17 +160,30 @@ struct Pattern {
       }
       case PatternKind::kGlobalLocal: return (i - left <= j && j <= i + right) || is_global(j) || is_global(i);
       case PatternKind::kAdaptive: return i - adaptive_left[i] <= j && j <= i + adaptive_right[i];
+      case PatternKind::kExponential: {
+        const int distance = j >= i ? j - i : i - j;
+        return distance <= left || is_power_offset(distance);
+      }
+      case PatternKind::kBlockDiagonal: return i / block_size == j / block_size;
+      case PatternKind::kSinks: return (i - left <= j && j <= i + right) || j < num_sinks;
     }
     return false;
+  }
+  // kExponential: is `distance` (>= 0) one of W, 2W, 4W, ... (W = dilation)?
+  SWA_HD bool is_power_offset(long long distance) const {
+    if (distance < dilation || distance % dilation != 0) return false;
+    const long long multiple = distance / dilation;
+    return (multiple & (multiple - 1)) == 0;
   }
 
   // The parts of a pattern (docs/patterns.md, "The parts of a pattern"). The keys query i sees are
   //   its local window    keys first, first + step, ..., last (before clamping to the sequence); it holds i;
-  //   keys every query sees (every_query_sees(j): the global positions);
-  //   and every key, when i is a query that sees every key (sees_every_key(i): a global position).
+  //   keys every query sees (every_query_sees(j)): the global positions, the sinks;
+  //   its offsets         keys i +- W*2^k beyond its local window (is_offset(i, j)): the exponential pattern;
+  //   and every key, when i is a query that sees every key (sees_every_key(i)): a global position.
   // allows(i, j) is exactly their union (grader/tests/test_patterns.cpp checks it). The grader's hints
   // describe a query's local window, the pair counts add up the parts, and a kernel may compute each part
-  // its own way.
+  // its own way (the bonus stage gathers the offsets and computes the global rows apart).
   struct LocalWindow {
     long long first, last;  // may reach outside [0, N)
     int step;  // 1, or the dilation
@@ -166,17 +192,36 @@ struct Pattern {
   SWA_HD LocalWindow local_window(int i) const {
     switch (kind) {
       case PatternKind::kSlidingWindow:
-      case PatternKind::kGlobalLocal: return {static_cast<long long>(i) - left, static_cast<long long>(i) + right, 1};
+      case PatternKind::kGlobalLocal:
+      case PatternKind::kSinks: return {static_cast<long long>(i) - left, static_cast<long long>(i) + right, 1};
       case PatternKind::kCausalSlidingWindow: return {static_cast<long long>(i) - left, i, 1};
       case PatternKind::kDilated:
         return {i - static_cast<long long>(left) * dilation, i + static_cast<long long>(right) * dilation, dilation};
       case PatternKind::kAdaptive:
         return {static_cast<long long>(i) - adaptive_left[i], static_cast<long long>(i) + adaptive_right[i], 1};
+      case PatternKind::kExponential: return {static_cast<long long>(i) - left, static_cast<long long>(i) + left, 1};
+      case PatternKind::kBlockDiagonal: {
+        const long long first = static_cast<long long>(i / block_size) * block_size;
+        return {first, first + block_size - 1, 1};
+      }
     }
     return {i, i, 1};
   }
-  SWA_HD bool every_query_sees(int j) const { return kind == PatternKind::kGlobalLocal && is_global(j); }
+  SWA_HD bool every_query_sees(int j) const {
+    return (kind == PatternKind::kGlobalLocal && is_global(j)) || (kind == PatternKind::kSinks && j < num_sinks);
+  }
   SWA_HD bool sees_every_key(int i) const { return kind == PatternKind::kGlobalLocal && is_global(i); }
+  SWA_HD bool is_offset(int i, int j) const {
+    const long long distance = j >= i ? static_cast<long long>(j) - i : static_cast<long long>(i) - j;
+    return kind == PatternKind::kExponential && distance > left && is_power_offset(distance);
+  }
+  // kExponential: the offsets are W * 2^level for level = 0, 1, ...; those up to `left` lie inside the
+  // local window and are not offsets. The first level beyond it:
+  SWA_HD int first_offset_level() const {
+    int level = 0;
+    while (level < 62 && (static_cast<long long>(dilation) << level) <= left) ++level;
+    return level;
+  }
 
   // The number of keys query i sees in a sequence of N (the useful work of its row).
   SWA_HD long long count_keys(int i, int N) const {
@@ -185,9 +230,17 @@ struct Pattern {
     // The window's first and last keys inside [0, N), moved along its steps.
     const long long lo = w.first >= 0 ? w.first : w.first + (-w.first + w.step - 1) / w.step * w.step;
     const long long hi = w.last < N ? w.last : w.last - (w.last - N + 1 + w.step - 1) / w.step * w.step;
-    long long keys = lo <= hi ? (hi - lo) / w.step + 1 : 0;
-    if (kind == PatternKind::kGlobalLocal)  // the global keys outside the window (a dense one)
-      keys += num_global - (lo <= hi ? globals_in(static_cast<int>(lo), static_cast<int>(hi)) : 0);
+    long long keys = lo <= hi ? (hi - lo) / w.step + 1 : 0;  // never 0: the window holds i
+    if (kind == PatternKind::kGlobalLocal)  // the global keys outside the (dense) window
+      keys += num_global - globals_in(static_cast<int>(lo), static_cast<int>(hi));
+    if (kind == PatternKind::kSinks) {  // the sinks outside it
+      const long long sinks = num_sinks < N ? num_sinks : N;
+      const long long inside = (sinks - 1 < hi ? sinks - 1 : hi) - lo + 1;
+      keys += sinks - (inside > 0 ? inside : 0);
+    }
+    if (kind == PatternKind::kExponential)  // the offsets on either side that stay in the sequence
+      for (long long d = static_cast<long long>(dilation) << first_offset_level(); d < N; d *= 2)
+        keys += (i - d >= 0) + (i + d < N);
     return keys;
   }
 };
@@ -275,6 +328,9 @@ struct TileMask {
       case PatternKind::kDilated: c = classify_dilated(lo, hi); break;
       case PatternKind::kGlobalLocal: c = classify_global_local(i0, i1, j0, j1); break;
       case PatternKind::kAdaptive: c = classify_adaptive(i0, i1, j0, j1); break;
+      case PatternKind::kExponential: c = classify_exponential(lo, hi); break;
+      case PatternKind::kBlockDiagonal: c = classify_block(i0, i1, j0, j1); break;
+      case PatternKind::kSinks: c = classify_sinks(i0, i1, j0, j1); break;
     }
     return (c == TileClass::kFull && !complete) ? TileClass::kPartial : c;
   }
@@ -313,7 +369,7 @@ struct TileMask {
   }
 
   // The key tiles query tile m visits lie in [first_key_tile(m), last_key_tile(m)] (some may be empty
-  // for the dilated and global patterns; next_key_tile skips those).
+  // for the dilated, global, exponential and sinks patterns; next_key_tile skips those).
   SWA_HD int last_key_tile(int m) const {
     int last = -1;
     for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) last = n;
@@ -356,6 +412,26 @@ struct TileMask {
         int next = next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
         const int k = pattern.globals_before((n + 1) * tile_n);
         if (k < pattern.num_global) next = min_int(next, pattern.global_positions[k] / tile_n);
+        return next;
+      }
+      case PatternKind::kExponential: {
+        // The local window's tiles, and for each offset d the tiles of keys [i0 - d, i1 - d] and
+        // [i0 + d, i1 + d] inside the sequence: every tile of such a run holds a key of the pattern.
+        int next = next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.left));
+        for (long long d = static_cast<long long>(pattern.dilation) << pattern.first_offset_level(); d < N; d *= 2) {
+          if (i1 - d >= 0) next = min_int(next, next_in_span(n, key_tile_of(i0 - d), key_tile_of(i1 - d)));
+          if (i0 + d < N) next = min_int(next, next_in_span(n, key_tile_of(i0 + d), key_tile_of(i1 + d)));
+        }
+        return next;
+      }
+      case PatternKind::kBlockDiagonal: {
+        // The blocks of the tile's queries, from the first one's start to the last one's end.
+        const long long size = pattern.block_size;
+        return next_in_span(n, key_tile_of(i0 / size * size), key_tile_of(i1 / size * size + size - 1));
+      }
+      case PatternKind::kSinks: {
+        int next = next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
+        if (pattern.num_sinks > 0) next = min_int(next, next_in_span(n, 0, key_tile_of(pattern.num_sinks - 1)));
         return next;
       }
     }
@@ -408,6 +484,33 @@ struct TileMask {
   SWA_HD int last_non_global(int x) const {  // largest position <= x that is not global
     for (int k = pattern.globals_before(x + 1) - 1; k >= 0 && pattern.global_positions[k] == x; --k) --x;
     return x;
+  }
+  // Differences j - i fill [lo, hi]: the tile is empty when none of them is allowed, full when all are.
+  SWA_HD TileClass classify_exponential(int lo, int hi) const {
+    const long long left = pattern.left;
+    const long long local_lo = lo > -left ? lo : -left, local_hi = hi < left ? hi : left;
+    long long allowed = local_hi >= local_lo ? local_hi - local_lo + 1 : 0;
+    for (long long d = static_cast<long long>(pattern.dilation) << pattern.first_offset_level();
+         d <= static_cast<long long>(hi) || -d >= static_cast<long long>(lo); d *= 2)
+      allowed += (lo <= d && d <= hi) + (lo <= -d && -d <= hi);
+    if (allowed == 0) return TileClass::kEmpty;
+    return allowed == static_cast<long long>(hi) - lo + 1 ? TileClass::kFull : TileClass::kPartial;
+  }
+  SWA_HD TileClass classify_block(int i0, int i1, int j0, int j1) const {
+    const int size = pattern.block_size;
+    // Rows fill the blocks i0/size .. i1/size, keys j0/size .. j1/size: a pair sees each other in a common one.
+    if (j1 / size < i0 / size || j0 / size > i1 / size) return TileClass::kEmpty;
+    return i0 / size == i1 / size && j0 / size == j1 / size && i0 / size == j0 / size ? TileClass::kFull
+                                                                                      : TileClass::kPartial;
+  }
+  SWA_HD TileClass classify_sinks(int i0, int i1, int j0, int j1) const {
+    const TileClass local = classify_deltas(j0 - i1, j1 - i0, -pattern.left, pattern.right);
+    if (local == TileClass::kEmpty && j0 >= pattern.num_sinks) return TileClass::kEmpty;
+    // The keys past the sinks, [first, j1], must lie in every query's window.
+    const int first = max_int(j0, pattern.num_sinks);
+    if (first > j1) return TileClass::kFull;
+    return classify_deltas(first - i1, j1 - i0, -pattern.left, pattern.right) == TileClass::kFull ? TileClass::kFull
+                                                                                                  : TileClass::kPartial;
   }
   SWA_HD TileClass classify_adaptive(int i0, int i1, int j0, int j1) const {
     bool any = false, all = true;
@@ -492,8 +595,18 @@ inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims
     case PatternKind::kCausalSlidingWindow:
     case PatternKind::kDilated:
     case PatternKind::kGlobalLocal:
+    case PatternKind::kSinks:
       if (pat.left < 0 || pat.left > kMaxWindow) return out_of_range("window left", pat.left, 0, kMaxWindow);
       if (pat.right < 0 || pat.right > kMaxWindow) return out_of_range("window right", pat.right, 0, kMaxWindow);
+      break;
+    case PatternKind::kExponential:  // its local window is `left` on each side; `right` is not read
+      if (pat.left < 0 || pat.left > kMaxWindow) return out_of_range("local window", pat.left, 0, kMaxWindow);
+      if (pat.dilation < 1 || pat.dilation > kMaxSeqLen)
+        return out_of_range("first offset W", pat.dilation, 1, kMaxSeqLen);
+      break;
+    case PatternKind::kBlockDiagonal:
+      if (pat.block_size < 1 || pat.block_size > kMaxWindow)
+        return out_of_range("block size", pat.block_size, 1, kMaxWindow);
       break;
     case PatternKind::kAdaptive:
       if (pat.adaptive_left == nullptr || pat.adaptive_right == nullptr)
@@ -503,6 +616,8 @@ inline std::string check_problem(const Problem& p, HeadDims head_dims = HeadDims
   }
   if (pat.kind == PatternKind::kDilated && (pat.dilation < 1 || pat.dilation > kMaxSeqLen))
     return out_of_range("dilation", pat.dilation, 1, kMaxSeqLen);
+  if (pat.kind == PatternKind::kSinks && (pat.num_sinks < 0 || pat.num_sinks > kMaxWindow))
+    return out_of_range("number of sinks", pat.num_sinks, 0, kMaxWindow);
   if (pat.kind == PatternKind::kGlobalLocal) {
     if (pat.num_global < 0 || pat.num_global > p.N)
       return out_of_range("number of global positions", pat.num_global, 0, p.N);
