@@ -207,6 +207,65 @@ void check_tiles(const PatternSpec& spec, int N, int tm, int tn) {
   }
 }
 
+// TileWalk: the same against brute force for in_tiles(i, j) = local window or a key every query sees,
+// for the pairs that exist.
+void check_walk(const PatternSpec& spec, int N, int tm, int tn) {
+  const Pattern p = spec.view();
+  auto in_tiles = [&](int i, int j) { return p.local_window(i).contains(j) || p.every_query_sees(j); };
+  const TileMask mask{p, N, tm, tn};
+  for (int m = 0; m < mask.num_query_tiles(); ++m) {
+    const TileWalk<> walk = TileWalk<>::of(p, N, tm, tn, m);
+    ASSERT_EQ(walk.num_key_tiles(), mask.num_key_tiles());
+    std::vector<int> expected_tiles, walked_tiles;
+    for (int n = 0; n < walk.num_key_tiles(); ++n) {
+      bool any = false, all = true;
+      for (int i = m * tm; i < std::min(N, (m + 1) * tm); ++i)
+        for (int j = n * tn; j < std::min(N, (n + 1) * tn); ++j) {
+          ASSERT_EQ(walk.visible(i, j), in_tiles(i, j)) << describe(spec, N, tm, tn) << " i=" << i << " j=" << j;
+          any = any || in_tiles(i, j);
+          all = all && in_tiles(i, j);
+        }
+      const TileClass expected = !any                       ? TileClass::kEmpty
+                                 : all && (n + 1) * tn <= N ? TileClass::kFull
+                                                            : TileClass::kPartial;
+      ASSERT_EQ(walk.classify(n), expected) << "walk of " << describe(spec, N, tm, tn) << " m=" << m << " n=" << n;
+      if (expected != TileClass::kEmpty) expected_tiles.push_back(n);
+    }
+    for (int n = walk.first(); n < walk.num_key_tiles(); n = walk.next(n)) walked_tiles.push_back(n);
+    ASSERT_EQ(walked_tiles, expected_tiles) << "walk of " << describe(spec, N, tm, tn) << " m=" << m;
+  }
+}
+
+TEST(TileWalk, MatchesBruteForce) {
+  for (int N : {1, 2, 7, 63, 64, 65, 129, 257, 1013})
+    for (int w : {0, 1, 3, 63, 64, 65, 128, 129, 1500})
+      for (const PatternSpec& spec : patterns_for(N, w)) check_walk(spec, N, kTileM, kTileN);
+  for (int N : {1, 7, 65, 200})
+    for (int w : {0, 2, 17, 64, 300})
+      for (const PatternSpec& spec : patterns_for(N, w))
+        for (auto [tm, tn] : {std::pair{1, 1}, {16, 32}, {32, 16}, {128, 64}, {7, 5}}) check_walk(spec, N, tm, tn);
+}
+
+TEST(TileWalk, IsTheTileMaskWhereThePatternHasNoOtherParts) {
+  // Without offsets or rows that see every key, the tile part is the whole pattern: the same walk.
+  for (int N : {65, 300})
+    for (const PatternSpec& spec : patterns_for(N, 40)) {
+      const TileMask mask{spec.view(), N};
+      bool other_parts = false;
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j)
+          other_parts = other_parts || spec.view().is_offset(i, j) || spec.view().sees_every_key(i);
+      if (other_parts) continue;
+      for (int m = 0; m < mask.num_query_tiles(); ++m) {
+        const TileWalk<> walk = TileWalk<>::of(spec.view(), N, kTileM, kTileN, m);
+        for (int n = 0; n < mask.num_key_tiles(); ++n) {
+          ASSERT_EQ(walk.classify(n), mask.classify(m, n)) << spec.to_string() << " m=" << m << " n=" << n;
+          ASSERT_EQ(walk.next(n - 1), mask.next_key_tile(m, n - 1)) << spec.to_string() << " m=" << m << " n=" << n;
+        }
+      }
+    }
+}
+
 // full_span(m): every tile in it is full; for the sliding and causal windows it is the widest such run,
 // so the tiles just outside it are not full.
 void check_full_span(const PatternSpec& spec, int N, int tm, int tn) {

@@ -95,7 +95,7 @@ enum class PatternKind : int32_t {
 constexpr int kNumPatternKinds = 8;
 
 // A bit per pattern kind, for the set of patterns a stage supports.
-constexpr uint32_t pattern_bit(PatternKind kind) { return 1u << static_cast<int>(kind); }
+SWA_HD constexpr uint32_t pattern_bit(PatternKind kind) { return 1u << static_cast<int>(kind); }
 constexpr uint32_t kAllPatterns = (1u << kNumPatternKinds) - 1;
 
 inline const char* pattern_name(PatternKind kind) {
@@ -145,6 +145,14 @@ struct Pattern {
   }
   SWA_HD int globals_in(int first, int last) const {  // global positions in [first, last]
     return globals_before(last + 1) - globals_before(first);
+  }
+  SWA_HD int first_non_global(int x) const {  // smallest position >= x that is not global
+    for (int k = globals_before(x); k < num_global && global_positions[k] == x; ++k) ++x;
+    return x;
+  }
+  SWA_HD int last_non_global(int x) const {  // largest position <= x that is not global
+    for (int k = globals_before(x + 1) - 1; k >= 0 && global_positions[k] == x; --k) --x;
+    return x;
   }
 
   // May query i see key j?  (0 <= i, j < N)
@@ -438,7 +446,7 @@ struct TileMask {
     return end;
   }
 
- private:
+  // The rules behind the answers above (TileWalk uses some of them too).
   // The key tile holding position x, with x clamped into [0, N).
   SWA_HD int key_tile_of(long long x) const {
     const long long c = x < 0 ? 0 : (x >= N ? N - 1 : x);
@@ -472,18 +480,10 @@ struct TileMask {
     if (local == TileClass::kEmpty && q_globals == 0 && k_globals == 0) return TileClass::kEmpty;
     // Global rows and global columns are allowed whole; the rest must lie inside the local window.
     if (q_globals == i1 - i0 + 1 || k_globals == j1 - j0 + 1) return TileClass::kFull;
-    const int qa = first_non_global(i0), qb = last_non_global(i1);
-    const int ka = first_non_global(j0), kb = last_non_global(j1);
+    const int qa = pattern.first_non_global(i0), qb = pattern.last_non_global(i1);
+    const int ka = pattern.first_non_global(j0), kb = pattern.last_non_global(j1);
     return classify_deltas(ka - qb, kb - qa, -pattern.left, pattern.right) == TileClass::kFull ? TileClass::kFull
                                                                                                : TileClass::kPartial;
-  }
-  SWA_HD int first_non_global(int x) const {  // smallest position >= x that is not global
-    for (int k = pattern.globals_before(x); k < pattern.num_global && pattern.global_positions[k] == x; ++k) ++x;
-    return x;
-  }
-  SWA_HD int last_non_global(int x) const {  // largest position <= x that is not global
-    for (int k = pattern.globals_before(x + 1) - 1; k >= 0 && pattern.global_positions[k] == x; --k) --x;
-    return x;
   }
   // Differences j - i fill [lo, hi]: the tile is empty when none of them is allowed, full when all are.
   SWA_HD TileClass classify_exponential(int lo, int hi) const {
@@ -521,6 +521,99 @@ struct TileMask {
     }
     return !any ? TileClass::kEmpty : (all ? TileClass::kFull : TileClass::kPartial);
   }
+};
+
+// The tile walk of one query tile when a kernel computes a pattern by its parts (section 2), as the bonus
+// stage does: the key tiles that hold its rows' local windows or keys every query sees, which it visits
+// tile by tile. The exponential pattern's offsets are not in it (they are gathered one key at a time),
+// nor is the rest of a row that sees every key (those rows are computed apart, as full attention). So
+// it answers for
+//     in_tiles(i, j) = local_window(i) holds j || every_query_sees(j)       (i, j < N)
+// exactly, as TileMask does for allows(i, j) (grader/tests/test_patterns.cpp checks both), and where
+// in_tiles is allows it is TileMask's walk. Built once per query tile: for the adaptive windows that
+// reads the tile's windows once, not on every call.
+//     const TileWalk<> walk = TileWalk<>::of(pattern, N, tile_m, tile_n, m);   // any kind of pattern
+//     for (int n = walk.first(); n < walk.num_key_tiles(); n = walk.next(n)) ... walk.classify(n) ...
+template <uint32_t kKinds = kAllPatterns>
+struct TileWalk {
+  Pattern pattern;
+  int N = 1, tile_m = kTileM, tile_n = kTileN, m = 0;
+  // Over the tile's queries (those < N), the smallest and largest first key and last key of their local
+  // windows cut to [0, N). Each window holds its query and the queries are consecutive, so the windows
+  // cover [first_min, last_max] without a gap; every key in [first_max, last_min] is in all of them.
+  // (The dilated windows have gaps: their tiles are tested by their differences j - i, as TileMask does.)
+  int first_min = 0, first_max = 0, last_min = 0, last_max = 0;
+
+  // kKinds: the pattern kinds this walk may be given (pattern_bit), known when it is compiled. A kernel
+  // compiled for a few kinds names them, and the code of the others is left out.
+  SWA_HD bool is(PatternKind kind) const { return (kKinds & pattern_bit(kind)) != 0 && pattern.kind == kind; }
+
+  SWA_HD static TileWalk of(const Pattern& pattern, int N, int tile_m, int tile_n, int m) {
+    TileWalk w;
+    w.pattern = pattern, w.N = N, w.tile_m = tile_m, w.tile_n = tile_n, w.m = m;
+    const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
+    if (w.is(PatternKind::kAdaptive)) {  // windows of any size: look at each one
+      w.first_min = w.last_min = N, w.first_max = w.last_max = -1;
+      for (int i = i0; i <= i1; ++i) {
+        const int first = w.clamp(pattern.local_window(i).first), last = w.clamp(pattern.local_window(i).last);
+        w.first_min = min_int(w.first_min, first), w.first_max = max_int(w.first_max, first);
+        w.last_min = min_int(w.last_min, last), w.last_max = max_int(w.last_max, last);
+      }
+    } else {  // every other window starts and ends no earlier than the window of the query before
+      w.first_min = w.clamp(pattern.local_window(i0).first), w.first_max = w.clamp(pattern.local_window(i1).first);
+      w.last_min = w.clamp(pattern.local_window(i0).last), w.last_max = w.clamp(pattern.local_window(i1).last);
+    }
+    return w;
+  }
+
+  SWA_HD int num_key_tiles() const { return ceil_div(N, tile_n); }
+  SWA_HD int first() const { return next(-1); }
+  // The first key tile after n that holds a key of in_tiles for some query of the tile, or num_key_tiles().
+  SWA_HD int next(int n) const {
+    const int end = num_key_tiles();
+    if (is(PatternKind::kDilated)) {  // the tiles within the reach that are not empty
+      for (int t = max_int(n + 1, first_min / tile_n); t <= last_max / tile_n; ++t)
+        if (classify(t) != TileClass::kEmpty) return t;
+      return end;
+    }
+    int t = max_int(n + 1, first_min / tile_n);
+    if (t > last_max / tile_n) t = end;  // the windows' tiles
+    if (is(PatternKind::kSinks) && pattern.num_sinks > 0 && n + 1 <= (min_int(pattern.num_sinks, N) - 1) / tile_n)
+      t = min_int(t, n + 1);  // the sinks' tiles
+    if (is(PatternKind::kGlobalLocal)) {  // the next tile holding a global key
+      const int k = pattern.globals_before((n + 1) * tile_n);
+      if (k < pattern.num_global) t = min_int(t, pattern.global_positions[k] / tile_n);
+    }
+    return t;
+  }
+  // kEmpty, kFull or kPartial for in_tiles over the pairs of (query tile m, key tile n).
+  SWA_HD TileClass classify(int n) const {
+    const int j0 = n * tile_n, j1 = min_int(N, j0 + tile_n) - 1;
+    const bool complete = j0 + tile_n <= N;
+    if (is(PatternKind::kDilated)) {
+      const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
+      const TileClass c = TileMask{pattern, N, tile_m, tile_n}.classify_dilated(j0 - i1, j1 - i0);
+      return c == TileClass::kFull && !complete ? TileClass::kPartial : c;
+    }
+    // Does the tile hold keys every query sees? The others lie in [a, b] (with global ones between them).
+    bool shared = false;
+    int a = j0, b = j1;
+    if (is(PatternKind::kSinks)) shared = j0 < pattern.num_sinks, a = max_int(j0, pattern.num_sinks);
+    if (is(PatternKind::kGlobalLocal)) {
+      shared = pattern.globals_in(j0, j1) > 0;
+      a = pattern.first_non_global(j0), b = pattern.last_non_global(j1);
+    }
+    if (!shared && (j1 < first_min || j0 > last_max)) return TileClass::kEmpty;
+    const bool full = a > b || (first_max <= a && b <= last_min);
+    return full && complete ? TileClass::kFull : TileClass::kPartial;
+  }
+  // in_tiles(i, j), for i < N: what a partial tile's element mask asks.
+  SWA_HD bool visible(int i, int j) const {
+    return j < N && (pattern.local_window(i).contains(j) || pattern.every_query_sees(j));
+  }
+
+ private:
+  SWA_HD int clamp(long long x) const { return static_cast<int>(x < 0 ? 0 : (x >= N ? N - 1 : x)); }
 };
 
 // Hide (set to -infinity) every score of a fragment that visible(i, j) rejects. coord(e) gives the
