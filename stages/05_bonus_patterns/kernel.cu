@@ -79,6 +79,9 @@ struct ThreadKeys {
   // scores j - i = (j_first - i_first) + 16 (c - r), seven differences: bit c - r + 3 says d divides it.
   uint32_t on_grid;
 };
+static_assert(kThreadRows == kThreadCols, "a thread's rows and keys are 16 apart alike: j - i steps by 16");
+constexpr int kFirstDifference = -(kRowsPerThread - 1);  // the smallest c - r, bit 0 of on_grid
+constexpr int kDifferences = kRowsPerThread + kKeysPerThread - 1;  // c - r = -3 .. 3
 
 template <Parts kParts>
 __device__ ThreadKeys thread_keys(const swa::Pattern& pattern, int N, int j0, int tx, int i_first) {
@@ -92,10 +95,10 @@ __device__ ThreadKeys thread_keys(const swa::Pattern& pattern, int N, int j0, in
   keys.on_grid = 0;
   if constexpr (kParts == Parts::kDilatedWindows) {
     const int d = pattern.dilation, step = kThreadCols % d;  // the differences grow by 16 = step (mod d)
-    int x = (keys.j_first - i_first - 3 * kThreadCols) % d;  // the difference for c - r = -3, mod d
+    int x = (keys.j_first - i_first + kThreadCols * kFirstDifference) % d;  // the first difference, mod d
     if (x < 0) x += d;
 #pragma unroll
-    for (int k = 0; k < 2 * kKeysPerThread - 1; ++k) {
+    for (int k = 0; k < kDifferences; ++k) {
       keys.on_grid |= static_cast<uint32_t>(x == 0) << k;
       x += step;
       if (x >= d) x -= d;
@@ -127,7 +130,7 @@ struct ThreadRows {
   __device__ bool sees(int i, int j, const ThreadKeys& keys) const {
     const int r = (i - i_first) / kThreadRows, c = (j - keys.j_first) / kThreadCols;
     bool seen = first[r] <= j && j <= last[r];
-    if constexpr (kParts == Parts::kDilatedWindows) seen = seen && ((keys.on_grid >> (c - r + 3)) & 1u);
+    if constexpr (kParts == Parts::kDilatedWindows) seen = seen && ((keys.on_grid >> (c - r - kFirstDifference)) & 1u);
     if constexpr (kParts == Parts::kWindowsAndSharedKeys) seen = seen || keys.shared[c];
     return seen;
   }
