@@ -64,12 +64,39 @@ PatternSpec PatternSpec::adaptive_random(int N, int min_window, int max_window, 
   return adaptive(std::move(left), std::move(right));
 }
 
+PatternSpec PatternSpec::exponential(int first_offset, int local_window) {
+  PatternSpec s;
+  s.kind = PatternKind::kExponential;
+  s.dilation = first_offset;
+  s.left = local_window;
+  s.right = local_window;  // not read: the local window is symmetric
+  return s;
+}
+
+PatternSpec PatternSpec::block_diagonal(int block_size) {
+  PatternSpec s;
+  s.kind = PatternKind::kBlockDiagonal;
+  s.block_size = block_size;
+  return s;
+}
+
+PatternSpec PatternSpec::sinks(int left, int right, int num_sinks) {
+  PatternSpec s;
+  s.kind = PatternKind::kSinks;
+  s.left = left;
+  s.right = right;
+  s.num_sinks = num_sinks;
+  return s;
+}
+
 Pattern PatternSpec::view() const {
   Pattern p;
   p.kind = kind;
   p.left = left;
   p.right = right;
   p.dilation = dilation;
+  p.block_size = block_size;
+  p.num_sinks = num_sinks;
   p.num_global = static_cast<int32_t>(global_positions.size());
   p.global_positions = global_positions.empty() ? nullptr : global_positions.data();
   p.adaptive_left = adaptive_left.empty() ? nullptr : adaptive_left.data();
@@ -117,6 +144,16 @@ std::string PatternSpec::to_string() const {
       s << ':' << std::min(*l_min, *r_min) << ':' << std::max(*l_max, *r_max);
       break;
     }
+    case PatternKind::kExponential:
+      s << ':' << dilation;
+      if (left != 0) s << ':' << left;
+      break;
+    case PatternKind::kBlockDiagonal: s << ':' << block_size; break;
+    case PatternKind::kSinks:
+      s << ':' << left;
+      if (right != left) s << ':' << right;
+      s << ':' << num_sinks;
+      break;
   }
   return s.str();
 }
@@ -194,9 +231,28 @@ PatternSpec parse_pattern(const std::string& text, int N, uint64_t seed) {
     } else {
       spec = PatternSpec::adaptive_random(N, arg(1, "smallest window"), arg(2, "largest window"), seed);
     }
+  } else if (kind == "exponential") {
+    if (args == 1)
+      spec = PatternSpec::exponential(arg(1, "first offset W"), 0);
+    else if (args == 2)
+      spec = PatternSpec::exponential(arg(1, "first offset W"), arg(2, "local window"));
+    else
+      throw usage("exponential:W or exponential:W:LOCAL");
+  } else if (kind == "block") {
+    if (args != 1) throw usage("block:SIZE");
+    spec = PatternSpec::block_diagonal(arg(1, "block size"));
+  } else if (kind == "sinks") {
+    if (args == 2)
+      spec = PatternSpec::sinks(arg(1, "window"), arg(1, "window"), arg(2, "number of sinks"));
+    else if (args == 3)
+      spec = PatternSpec::sinks(arg(1, "left window"), arg(2, "right window"), arg(3, "number of sinks"));
+    else
+      throw usage("sinks:W:SINKS or sinks:LEFT:RIGHT:SINKS");
   } else {
-    throw std::invalid_argument("pattern '" + text + "': unknown kind '" + kind +
-                                "'; expected one of sliding, causal, dilated, global, adaptive");
+    std::string kinds;
+    for (int k = 0; k < kNumPatternKinds; ++k)
+      kinds += (k ? ", " : "") + std::string(pattern_name(static_cast<PatternKind>(k)));
+    throw std::invalid_argument("pattern '" + text + "': unknown kind '" + kind + "'; expected one of " + kinds);
   }
   const std::string why = spec.check(N);
   if (!why.empty()) throw std::invalid_argument("pattern '" + text + "': " + why);
@@ -238,37 +294,74 @@ std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n)
 long long count_allowed_pairs(const PatternSpec& spec, int N) {
   const Pattern p = spec.view();
   long long pairs = 0;
-  auto window_size = [N](long long first, long long last) {  // keys in [first, last] clamped to [0, N)
-    first = std::max(first, 0LL);
-    last = std::min(last, static_cast<long long>(N) - 1);
-    return last >= first ? last - first + 1 : 0;
-  };
-  for (int i = 0; i < N; ++i) {
-    switch (p.kind) {
-      case PatternKind::kSlidingWindow: pairs += window_size(i - p.left, static_cast<long long>(i) + p.right); break;
-      case PatternKind::kCausalSlidingWindow: pairs += window_size(i - p.left, i); break;
-      case PatternKind::kDilated: {
-        const long long k_min = std::max<long long>(-p.left, -(i / p.dilation));
-        const long long k_max = std::min<long long>(p.right, (N - 1 - i) / p.dilation);
-        pairs += std::max(0LL, k_max - k_min + 1);
-        break;
-      }
-      case PatternKind::kGlobalLocal: {
-        if (p.is_global(i)) {
-          pairs += N;
-          break;
-        }
-        const int first = std::max(0, i - p.left);
-        const int last = static_cast<int>(std::min<long long>(N - 1, static_cast<long long>(i) + p.right));
-        pairs += (last - first + 1) + (p.num_global - p.globals_in(first, last));
-        break;
-      }
-      case PatternKind::kAdaptive:
-        pairs += window_size(i - p.adaptive_left[i], static_cast<long long>(i) + p.adaptive_right[i]);
-        break;
-    }
-  }
+  for (int i = 0; i < N; ++i) pairs += p.count_keys(i, N);
   return pairs;
+}
+
+PatternKind pattern_kind_named(const std::string& name) {
+  std::string kinds;
+  for (int k = 0; k < kNumPatternKinds; ++k) {
+    const PatternKind kind = static_cast<PatternKind>(k);
+    if (name == pattern_name(kind)) return kind;
+    kinds += (k ? ", " : "") + std::string(pattern_name(kind));
+  }
+  throw std::invalid_argument("unknown pattern kind '" + name + "'; expected one of " + kinds);
+}
+
+std::vector<std::string> example_pattern_texts(PatternKind kind, int W, int N) {
+  const std::string w = std::to_string(W);
+  switch (kind) {
+    case PatternKind::kSlidingWindow:
+      return {"sliding:" + w, "sliding:" + std::to_string(W / 2) + ":" + std::to_string(W + 8)};
+    case PatternKind::kCausalSlidingWindow: return {"causal:" + w};
+    case PatternKind::kDilated: return {"dilated:" + w + ":3"};
+    case PatternKind::kGlobalLocal: {
+      std::string g = "0";
+      if (N / 2 > 0) g += "," + std::to_string(N / 2);
+      if (N - 1 > N / 2) g += "," + std::to_string(N - 1);
+      return {"global:" + w + ":" + g};
+    }
+    case PatternKind::kAdaptive: return {"adaptive:" + std::to_string(W / 2) + ":" + w};
+    // Offsets max(W, 1), 2 max(W, 1), ... around a local window of W/2; W = 0 gives the exercise's form.
+    case PatternKind::kExponential:
+      return {"exponential:" + std::to_string(std::max(W, 1)) + ":" + std::to_string(W / 2)};
+    case PatternKind::kBlockDiagonal: return {"block:" + std::to_string(std::max(W, 1))};
+    // StreamingLLM's form (a causal window and 4 sinks), then a window with two sides and 3 sinks.
+    case PatternKind::kSinks: return {"sinks:" + w + ":0:4", "sinks:" + std::to_string(W / 2) + ":" + w + ":3"};
+  }
+  throw std::invalid_argument("example_pattern_texts: unknown pattern kind " + std::to_string(static_cast<int>(kind)));
+}
+
+PatternSpec example_pattern(PatternKind kind, int W, int N, uint64_t seed) {
+  return parse_pattern(example_pattern_texts(kind, W, N).front(), N, seed);
+}
+
+std::vector<PatternSpec> pattern_corner_cases(int N, int W, uint64_t seed) {
+  std::vector<PatternSpec> out = {
+      PatternSpec::sliding(W),        PatternSpec::sliding(W, W / 2 + 1),  // different sides
+      PatternSpec::causal(W),         PatternSpec::dilated(W, W, 2),      PatternSpec::dilated(W / 2, W, 3),
+      PatternSpec::dilated(W, W, 97),  // a dilation wider than a tile: tiles inside the reach can be empty
+  };
+  std::vector<int32_t> globals;  // on and beside the edges of tiles of 64
+  for (int g : {0, 1, 5, 63, 64, 65, 100, 130, 500, 1000})
+    if (g < N) globals.push_back(g);
+  out.push_back(PatternSpec::global_local(W, globals));
+  out.push_back(PatternSpec::global_local(W, {N - 1}));
+  out.push_back(PatternSpec::global_local(W, {}));
+  out.push_back(PatternSpec::adaptive_random(N, 0, W, seed + 1000 + N + W));
+  out.push_back(PatternSpec::adaptive_random(N, W, W + 70, seed + 2000 + N + W));
+  out.push_back(PatternSpec::exponential(1, 0));  // the exercise's i +- 1, 2, 4, ...
+  out.push_back(PatternSpec::exponential(3, 0));  // offsets 3, 6, 12, ...: never a tile's multiple
+  out.push_back(PatternSpec::exponential(64, W));  // offsets a tile apart, inside or beyond the window
+  out.push_back(PatternSpec::exponential(std::max(W, 1), W));  // the first offset inside the window
+  out.push_back(PatternSpec::block_diagonal(7));
+  out.push_back(PatternSpec::block_diagonal(64));
+  out.push_back(PatternSpec::block_diagonal(std::max(W, 1) + 36));
+  out.push_back(PatternSpec::sinks(W, W, 1));
+  out.push_back(PatternSpec::sinks(W / 2, 0, 70));  // sinks beyond the first tile
+  out.push_back(PatternSpec::sinks(0, W, 64));
+  for (int k = 0; k < kNumPatternKinds; ++k) out.push_back(example_pattern(static_cast<PatternKind>(k), W, N, seed));
+  return out;
 }
 
 }  // namespace swa

@@ -10,6 +10,9 @@
 //   global:W:g1,g2,...   window W, plus global positions g1 < g2 < ... (each sees and is seen by all)
 //   adaptive:MIN:MAX     a window (left, right) per query, each drawn uniformly from [MIN, MAX]
 //   adaptive:[l0,l1,...]:[r0,r1,...]   the N windows given explicitly
+//   exponential:W        |j-i| = W*2^k (k >= 0), and j = i    exponential:W:L   also every |j-i| <= L
+//   block:S              i/S == j/S: blocks of S positions
+//   sinks:W:S            i-W <= j <= i+W, or j < S            sinks:L:R:S   i-L <= j <= i+R, or j < S
 #pragma once
 
 #include <cstdint>
@@ -24,7 +27,9 @@ struct PatternSpec {
   PatternKind kind = PatternKind::kSlidingWindow;
   int left = 0;
   int right = 0;
-  int dilation = 1;
+  int dilation = 1;  // the dilation; the exponential pattern's first offset W
+  int block_size = 1;
+  int num_sinks = 0;
   std::vector<int32_t> global_positions;
   std::vector<int32_t> adaptive_left, adaptive_right;
 
@@ -36,6 +41,9 @@ struct PatternSpec {
   static PatternSpec adaptive(std::vector<int32_t> left, std::vector<int32_t> right);
   // Per-query windows drawn uniformly from [min_window, max_window], reproducibly from seed.
   static PatternSpec adaptive_random(int N, int min_window, int max_window, uint64_t seed);
+  static PatternSpec exponential(int first_offset, int local_window);
+  static PatternSpec block_diagonal(int block_size);
+  static PatternSpec sinks(int left, int right, int num_sinks);
 
   // A non-owning view over this object's arrays (host memory); valid while this object lives unchanged.
   Pattern view() const;
@@ -57,6 +65,26 @@ std::string render_pattern(const PatternSpec& spec, int N);
 std::string render_tiles(const PatternSpec& spec, int N, int tile_m, int tile_n);
 
 // The number of (i, j) pairs the pattern allows over a sequence of N: the useful work is 4*D flops a pair.
+// (The sum of Pattern::count_keys over the queries.)
 long long count_allowed_pairs(const PatternSpec& spec, int N);
+
+// The kind whose text form starts with `name` ("sliding", ...; pattern_name() in problem.h).
+// Throws std::invalid_argument naming the kinds there are.
+PatternKind pattern_kind_named(const std::string& name);
+
+// The examples of one kind that the grader's cases and the GPU tests run, for a window of W (or the
+// kind's own size parameter) in a sequence of N, as text (parse them with the case's seed: adaptive
+// windows are drawn from it). The first is the kind's example for every case; the rest are other forms
+// of it worth a case of their own (a sliding window with different sides).
+//   sliding:W, sliding:W/2:W+8   causal:W   dilated:W:3   global:W:0,N/2,N-1   adaptive:W/2:W
+//   exponential:max(W,1):W/2   block:max(W,1)   sinks:W:0:4, sinks:W/2:W:3
+std::vector<std::string> example_pattern_texts(PatternKind kind, int W, int N);
+// The first of them, parsed.
+PatternSpec example_pattern(PatternKind kind, int W, int N, uint64_t seed);
+
+// Patterns of every kind with the parameters that probe the corners of its definition and of its tiles
+// (windows of different sides, a dilation wider than a tile, global positions on tile edges, ...), for
+// the tests that compare the descriptions of a pattern with each other and with brute force.
+std::vector<PatternSpec> pattern_corner_cases(int N, int W, uint64_t seed);
 
 }  // namespace swa

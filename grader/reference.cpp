@@ -120,6 +120,33 @@ void visible_keys(const Pattern& pat, int N, int i, std::vector<KeyRun>& runs) {
     case PatternKind::kAdaptive:
       window(static_cast<long long>(i) - pat.adaptive_left[i], static_cast<long long>(i) + pat.adaptive_right[i]);
       break;
+    case PatternKind::kExponential: {
+      // |j - i| <= L, and |j - i| = W, 2W, 4W, ... beyond L: the far keys on the left first.
+      std::vector<long long> distances;
+      for (long long d = pat.dilation; d < N; d *= 2)
+        if (d > pat.left) distances.push_back(d);
+      for (auto d = distances.rbegin(); d != distances.rend(); ++d)
+        if (i - *d >= 0) runs.push_back({static_cast<int>(i - *d), 1, 1});
+      window(static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.left);
+      for (long long d : distances)
+        if (i + d < N) runs.push_back({static_cast<int>(i + d), 1, 1});
+      break;
+    }
+    case PatternKind::kBlockDiagonal: {
+      const long long first = static_cast<long long>(i) / pat.block_size * pat.block_size;
+      window(first, first + pat.block_size - 1);
+      break;
+    }
+    case PatternKind::kSinks: {
+      // Keys 0 .. S-1 that are not in the window, before and after it, and the window.
+      const long long first = std::max(0LL, static_cast<long long>(i) - pat.left);
+      const long long last = std::min<long long>(N - 1, static_cast<long long>(i) + pat.right);
+      const long long sinks = std::min<long long>(pat.num_sinks, N);
+      if (std::min(sinks, first) > 0) runs.push_back({0, static_cast<int>(std::min(sinks, first)), 1});
+      window(first, last);
+      if (sinks - 1 > last) runs.push_back({static_cast<int>(last + 1), static_cast<int>(sinks - 1 - last), 1});
+      break;
+    }
   }
 }
 
@@ -214,14 +241,8 @@ SelfCheck self_check(uint64_t seed) {
   SelfCheck result;
   for (int N : {1, 2, 63, 65, 130})
     for (int W : {0, 1, 31, 64, N}) {
-      const std::vector<PatternSpec> specs = {
-          PatternSpec::sliding(W),
-          PatternSpec::sliding(W, W / 2),
-          PatternSpec::causal(W),
-          PatternSpec::dilated(W, W, 3),
-          PatternSpec::global_local(W, N > 40 ? std::vector<int32_t>{0, 40} : std::vector<int32_t>{0}),
-          PatternSpec::adaptive_random(N, 0, W, seed + N)};
-      for (const PatternSpec& spec : specs) {
+      // Every kind at the corners of its definition (pattern_spec.h), with fresh adaptive windows.
+      for (const PatternSpec& spec : pattern_corner_cases(N, W, seed + N)) {
         Problem p;
         p.B = 1, p.H = 2, p.N = N, p.D = 16 + 8 * (result.cases % 15);
         p.scale = result.cases % 2 ? 1.0f : default_scale(p.D);

@@ -26,22 +26,8 @@ using nlohmann::json;
 
 uint64_t mix(uint64_t a, uint64_t b) { return mix_seed(a, b); }
 
-std::string pattern_text(PatternKind kind, int W, int N) {
-  const std::string w = std::to_string(W);
-  switch (kind) {
-    case PatternKind::kSlidingWindow: return "sliding:" + w;
-    case PatternKind::kCausalSlidingWindow: return "causal:" + w;
-    case PatternKind::kDilated: return "dilated:" + w + ":2";
-    case PatternKind::kGlobalLocal: {
-      std::string g = "0";
-      if (N / 2 > 0) g += "," + std::to_string(N / 2);
-      if (N - 1 > N / 2) g += "," + std::to_string(N - 1);
-      return "global:" + w + ":" + g;
-    }
-    case PatternKind::kAdaptive: return "adaptive:" + std::to_string(W / 2) + ":" + w;
-  }
-  return "sliding:" + w;
-}
+std::string pattern_text(PatternKind kind, int W, int N) { return example_pattern_texts(kind, W, N).front(); }
+
 Problem problem_of(const CaseSpec& c, const PatternSpec& spec) {
   Problem p;
   p.B = c.B, p.H = c.H, p.N = c.N, p.D = c.D, p.scale = c.scale;
@@ -499,13 +485,9 @@ std::vector<CaseSpec> window_cases(const CaseScope& scope, uint64_t seed) {
   // V columns recover every weight (D = 128: 2 runs).
   const int D = scope.base_head_dim();
   const float scale = default_scale(D);
-  const std::pair<PatternKind, std::vector<std::string>> by_kind[] = {
-      {PatternKind::kSlidingWindow, {"sliding:37", "sliding:20:45"}},
-      {PatternKind::kCausalSlidingWindow, {"causal:37"}},
-      {PatternKind::kDilated, {"dilated:12:3"}},
-      {PatternKind::kGlobalLocal, {"global:10:0,75,149"}},
-      {PatternKind::kAdaptive, {"adaptive:5:40"}},
-  };
+  std::vector<std::pair<PatternKind, std::vector<std::string>>> by_kind;  // every kind's examples (pattern_spec.h)
+  for (int k = 0; k < kNumPatternKinds; ++k)
+    by_kind.emplace_back(static_cast<PatternKind>(k), example_pattern_texts(static_cast<PatternKind>(k), 37, 150));
   std::vector<CaseSpec> cases;
   int index = 0;
   for (const auto& [kind, texts] : by_kind) {

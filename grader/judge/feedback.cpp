@@ -15,23 +15,10 @@ struct Window {
   long long lo, hi, step;
 };
 
-std::optional<Window> window_of(const Problem& p, int i) {
-  const Pattern& pat = p.pattern;
-  switch (pat.kind) {
-    case PatternKind::kSlidingWindow:
-      return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
-    case PatternKind::kCausalSlidingWindow: return Window{static_cast<long long>(i) - pat.left, i, 1};
-    case PatternKind::kDilated:
-      return Window{i - static_cast<long long>(pat.left) * pat.dilation,
-                    i + static_cast<long long>(pat.right) * pat.dilation, pat.dilation};
-    case PatternKind::kGlobalLocal:
-      if (pat.is_global(i)) return std::nullopt;
-      return Window{static_cast<long long>(i) - pat.left, static_cast<long long>(i) + pat.right, 1};
-    case PatternKind::kAdaptive:
-      return Window{static_cast<long long>(i) - pat.adaptive_left[i], static_cast<long long>(i) + pat.adaptive_right[i],
-                    1};
-  }
-  return std::nullopt;
+std::optional<Window> window_of(const Problem& p, int i) {  // the pattern's local window (problem.h)
+  if (p.pattern.sees_every_key(i)) return std::nullopt;
+  const Pattern::LocalWindow w = p.pattern.local_window(i);
+  return Window{w.first, w.last, w.step};
 }
 
 // Is position x in the last tile of `tile` positions, when that tile is cut short by N?

@@ -7,6 +7,7 @@
 // The pictures in docs/patterns.md are checked against Pattern::allows, so the docs cannot drift.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -20,23 +21,9 @@
 namespace swa {
 namespace {
 
-// The patterns every test below runs over, for a sequence of length N.
-std::vector<PatternSpec> patterns_for(int N, int w) {
-  std::vector<PatternSpec> out = {
-      PatternSpec::sliding(w),        PatternSpec::sliding(w, w / 2 + 1),  // asymmetric
-      PatternSpec::causal(w),         PatternSpec::dilated(w, w, 2),      PatternSpec::dilated(w / 2, w, 3),
-      PatternSpec::dilated(w, w, 97),  // dilation > tile: tiles inside the span can be empty
-  };
-  std::vector<int32_t> globals;
-  for (int g : {0, 1, 5, 63, 64, 65, 100, 130, 500, 1000})
-    if (g < N) globals.push_back(g);
-  out.push_back(PatternSpec::global_local(w, globals));
-  out.push_back(PatternSpec::global_local(w, {N - 1}));
-  out.push_back(PatternSpec::global_local(w, {}));
-  out.push_back(PatternSpec::adaptive_random(N, 0, w, 1000 + N + w));
-  out.push_back(PatternSpec::adaptive_random(N, w, w + 70, 2000 + N + w));
-  return out;
-}
+// The patterns every test below runs over, for a sequence of length N: every kind, at the corners of
+// its definition (pattern_spec.h).
+std::vector<PatternSpec> patterns_for(int N, int w) { return pattern_corner_cases(N, w, 0); }
 
 const int kAwkwardN[] = {1, 2, 7, 63, 64, 65, 127, 128, 129, 257, 1013};
 const int kWindows[] = {0, 1, 3, 32, 62, 63, 64, 65, 126, 127, 128, 129, 191, 192, 1500};
@@ -64,6 +51,21 @@ TEST(Pattern, ExercisePictureSlidingWindowN8W2) {
   EXPECT_EQ(render_pattern(PatternSpec::sliding(2), 8), expected);
 }
 
+TEST(Pattern, ExercisePictureExponentialN8) {
+  // The exercise's dilated window, "i +- W, i +- 2W, i +- 4W, etc." with W = 1 (and i itself), N = 8.
+  const std::string expected =
+      "j:   0 1 2 3 4 5 6 7\n"
+      "i=0  x x x . x . . .\n"
+      "i=1  x x x x . x . .\n"
+      "i=2  x x x x x . x .\n"
+      "i=3  . x x x x x . x\n"
+      "i=4  x . x x x x x .\n"
+      "i=5  . x . x x x x x\n"
+      "i=6  . . x . x x x x\n"
+      "i=7  . . . x . x x x\n";
+  EXPECT_EQ(render_pattern(parse_pattern("exponential:1", 8), 8), expected);
+}
+
 TEST(Pattern, DefinitionsByEnumeration) {
   // Each kind against its definition in docs/patterns.md, written out with explicit loops.
   const int N = 50;
@@ -80,11 +82,64 @@ TEST(Pattern, DefinitionsByEnumeration) {
             EXPECT_EQ(PatternSpec::dilated(L, R, d).view().allows(i, j), dilated) << i << "," << j << " d=" << d;
           }
         }
+  for (int W : {1, 2, 3, 5, 64})
+    for (int L : {0, 1, 4, 7}) {
+      const Pattern e = PatternSpec::exponential(W, L).view();
+      std::set<int> distances;  // W, 2W, 4W, ... as far as the sequence reaches
+      for (int d = W; d < 2 * N; d *= 2) distances.insert(d);
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j)
+          EXPECT_EQ(e.allows(i, j), std::abs(j - i) <= L || distances.count(std::abs(j - i)) > 0)
+              << "exponential W=" << W << " L=" << L << " " << i << "," << j;
+    }
+  for (int S : {1, 3, 7, 64, 100}) {
+    const Pattern b = PatternSpec::block_diagonal(S).view();
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) {
+        int block_of_i = 0, block_of_j = 0;  // counted, not divided
+        for (int start = S; start <= i; start += S) ++block_of_i;
+        for (int start = S; start <= j; start += S) ++block_of_j;
+        EXPECT_EQ(b.allows(i, j), block_of_i == block_of_j) << "block S=" << S << " " << i << "," << j;
+      }
+  }
+  for (int S : {0, 1, 4, 60})
+    for (int L : {0, 3})
+      for (int R : {0, 2}) {
+        const Pattern k = PatternSpec::sinks(L, R, S).view();
+        for (int i = 0; i < N; ++i)
+          for (int j = 0; j < N; ++j)
+            EXPECT_EQ(k.allows(i, j), (i - L <= j && j <= i + R) || j < S) << "sinks S=" << S << " " << i << "," << j;
+      }
   const PatternSpec g = PatternSpec::global_local(2, {0, 17, 49});
   const std::set<int> globals = {0, 17, 49};
   for (int i = 0; i < N; ++i)
     for (int j = 0; j < N; ++j)
       EXPECT_EQ(g.view().allows(i, j), (i - 2 <= j && j <= i + 2) || globals.count(i) || globals.count(j));
+}
+
+TEST(Pattern, IsTheUnionOfItsParts) {
+  // allows(i, j) = sees_every_key(i) || local_window(i) holds j || every_query_sees(j) || is_offset(i, j),
+  // and count_keys counts what allows lets through: the hints and the pair counts work from the parts.
+  for (int N : {1, 7, 64, 65, 130})
+    for (int w : {0, 1, 3, 64, 129})
+      for (const PatternSpec& spec : patterns_for(N, w)) {
+        const Pattern p = spec.view();
+        long long pairs = 0;
+        for (int i = 0; i < N; ++i) {
+          const Pattern::LocalWindow window = p.local_window(i);
+          ASSERT_TRUE(window.contains(i)) << spec.to_string() << " i=" << i;
+          long long keys = 0;
+          for (int j = 0; j < N; ++j) {
+            const bool parts = p.sees_every_key(i) || window.contains(j) || p.every_query_sees(j) || p.is_offset(i, j);
+            ASSERT_FALSE(window.contains(j) && p.is_offset(i, j)) << "the offsets lie beyond the local window";
+            ASSERT_EQ(p.allows(i, j), parts) << spec.to_string() << " N=" << N << " i=" << i << " j=" << j;
+            keys += parts;
+          }
+          ASSERT_EQ(p.count_keys(i, N), keys) << spec.to_string() << " N=" << N << " i=" << i;
+          pairs += keys;
+        }
+        EXPECT_EQ(count_allowed_pairs(spec, N), pairs) << spec.to_string() << " N=" << N;
+      }
 }
 
 TEST(Pattern, EveryQuerySeesItself) {
@@ -150,6 +205,65 @@ void check_tiles(const PatternSpec& spec, int N, int tm, int tn) {
     }
     ASSERT_EQ(walked_tiles, expected_tiles) << describe(spec, N, tm, tn) << " m=" << m;
   }
+}
+
+// TileWalk: the same against brute force for in_tiles(i, j) = local window or a key every query sees,
+// for the pairs that exist.
+void check_walk(const PatternSpec& spec, int N, int tm, int tn) {
+  const Pattern p = spec.view();
+  auto in_tiles = [&](int i, int j) { return p.local_window(i).contains(j) || p.every_query_sees(j); };
+  const TileMask mask{p, N, tm, tn};
+  for (int m = 0; m < mask.num_query_tiles(); ++m) {
+    const TileWalk<> walk = TileWalk<>::of(p, N, tm, tn, m);
+    ASSERT_EQ(walk.num_key_tiles(), mask.num_key_tiles());
+    std::vector<int> expected_tiles, walked_tiles;
+    for (int n = 0; n < walk.num_key_tiles(); ++n) {
+      bool any = false, all = true;
+      for (int i = m * tm; i < std::min(N, (m + 1) * tm); ++i)
+        for (int j = n * tn; j < std::min(N, (n + 1) * tn); ++j) {
+          ASSERT_EQ(walk.visible(i, j), in_tiles(i, j)) << describe(spec, N, tm, tn) << " i=" << i << " j=" << j;
+          any = any || in_tiles(i, j);
+          all = all && in_tiles(i, j);
+        }
+      const TileClass expected = !any                       ? TileClass::kEmpty
+                                 : all && (n + 1) * tn <= N ? TileClass::kFull
+                                                            : TileClass::kPartial;
+      ASSERT_EQ(walk.classify(n), expected) << "walk of " << describe(spec, N, tm, tn) << " m=" << m << " n=" << n;
+      if (expected != TileClass::kEmpty) expected_tiles.push_back(n);
+    }
+    for (int n = walk.first(); n < walk.num_key_tiles(); n = walk.next(n)) walked_tiles.push_back(n);
+    ASSERT_EQ(walked_tiles, expected_tiles) << "walk of " << describe(spec, N, tm, tn) << " m=" << m;
+  }
+}
+
+TEST(TileWalk, MatchesBruteForce) {
+  for (int N : {1, 2, 7, 63, 64, 65, 129, 257, 1013})
+    for (int w : {0, 1, 3, 63, 64, 65, 128, 129, 1500})
+      for (const PatternSpec& spec : patterns_for(N, w)) check_walk(spec, N, kTileM, kTileN);
+  for (int N : {1, 7, 65, 200})
+    for (int w : {0, 2, 17, 64, 300})
+      for (const PatternSpec& spec : patterns_for(N, w))
+        for (auto [tm, tn] : {std::pair{1, 1}, {16, 32}, {32, 16}, {128, 64}, {7, 5}}) check_walk(spec, N, tm, tn);
+}
+
+TEST(TileWalk, IsTheTileMaskWhereThePatternHasNoOtherParts) {
+  // Without offsets or rows that see every key, the tile part is the whole pattern: the same walk.
+  for (int N : {65, 300})
+    for (const PatternSpec& spec : patterns_for(N, 40)) {
+      const TileMask mask{spec.view(), N};
+      bool other_parts = false;
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j)
+          other_parts = other_parts || spec.view().is_offset(i, j) || spec.view().sees_every_key(i);
+      if (other_parts) continue;
+      for (int m = 0; m < mask.num_query_tiles(); ++m) {
+        const TileWalk<> walk = TileWalk<>::of(spec.view(), N, kTileM, kTileN, m);
+        for (int n = 0; n < mask.num_key_tiles(); ++n) {
+          ASSERT_EQ(walk.classify(n), mask.classify(m, n)) << spec.to_string() << " m=" << m << " n=" << n;
+          ASSERT_EQ(walk.next(n - 1), mask.next_key_tile(m, n - 1)) << spec.to_string() << " m=" << m << " n=" << n;
+        }
+      }
+    }
 }
 
 // full_span(m): every tile in it is full; for the sliding and causal windows it is the widest such run,

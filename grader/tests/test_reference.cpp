@@ -40,17 +40,13 @@ void expect_close(const std::vector<double>& a, const std::vector<double>& b, co
   }
 }
 
+// The examples of every kind (pattern_spec.h), the grader's and the GPU tests' own.
 std::vector<PatternSpec> every_pattern(int N, int w) {
-  std::vector<int32_t> globals;
-  for (int g : {0, 3, 64, 200, 700})
-    if (g < N) globals.push_back(g);
-  return {PatternSpec::sliding(w),
-          PatternSpec::sliding(w, w / 3),
-          PatternSpec::causal(w),
-          PatternSpec::dilated(w, w, 2),
-          PatternSpec::dilated(w, w / 2, 5),
-          PatternSpec::global_local(w, globals),
-          PatternSpec::adaptive_random(N, 0, w, 7 * N + w)};
+  std::vector<PatternSpec> out;
+  for (int k = 0; k < kNumPatternKinds; ++k)
+    for (const std::string& text : example_pattern_texts(static_cast<PatternKind>(k), w, N))
+      out.push_back(parse_pattern(text, N, 7 * N + w));
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------

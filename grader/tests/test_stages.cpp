@@ -122,16 +122,14 @@ std::pair<int, int> batch_heads_for(int N) {
 }
 
 PatternSpec family_pattern(const std::string& family, int N, int W, uint64_t seed) {
-  if (family == "sliding") return PatternSpec::sliding(W);
-  if (family == "causal") return PatternSpec::causal(W);
-  if (family == "dilated") return PatternSpec::dilated(W, W, 3);
-  if (family == "global") {
-    std::vector<int32_t> g = {0};
-    if (N / 2 > 0) g.push_back(N / 2);
-    if (N - 1 > N / 2) g.push_back(N - 1);
-    return PatternSpec::global_local(W, g);
-  }
-  return PatternSpec::adaptive_random(N, W / 2, W, seed);  // adaptive
+  return example_pattern(pattern_kind_named(family), W, N, seed);  // pattern_spec.h
+}
+
+// Every pattern kind's name: the families the tests run.
+std::vector<std::string> families() {
+  std::vector<std::string> names;
+  for (int k = 0; k < kNumPatternKinds; ++k) names.push_back(pattern_name(static_cast<PatternKind>(k)));
+  return names;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -162,7 +160,7 @@ TEST_P(SolutionsMatchReference, EveryWindowHeadDimAndScale) {
 
 std::vector<MatrixParam> matrix() {
   std::vector<MatrixParam> out;
-  for (const char* family : {"sliding", "causal", "dilated", "global", "adaptive"})
+  for (const std::string& family : families())
     for (int N : {1, 63, 64, 65, 257, 1013, 2048, 4096}) out.push_back({family, N});
   return out;
 }
@@ -187,7 +185,7 @@ TEST(Solutions, LargeInputsStayFinite) {
   REQUIRE_GPU();
   // |Q|, |K|, |V| up to 100: scores up to ~1e5 at scale 1/sqrt(D).
   for (int D : kHeadDims)
-    for (const char* family : {"sliding", "causal", "dilated", "global", "adaptive"})
+    for (const std::string& family : families())
       check_case({1, 2, 700, D, default_scale(D), family_pattern(family, 700, 100, D), 100.0f, 31u + D},
                  solution_names());
 }
@@ -330,7 +328,7 @@ TEST(Starters, RunAndLeaveTheOutputUnwritten) {
   ASSERT_FALSE(starter_names().empty());
   for (const std::string& name : starter_names()) {
     const StageLibrary& stage = load("student", name);
-    for (const char* family : {"sliding", "causal", "dilated", "global", "adaptive"}) {
+    for (const std::string& family : families()) {
       const PatternSpec spec = family_pattern(family, 300, 40, 5);
       if (!stage.supports(spec.kind)) continue;
       Case c{2, 2, 300, 64, 0.125f, spec};

@@ -103,7 +103,36 @@ TEST(CheckProblem, Windows) {
   expect_rejected(p, {"dilation = 0", "[1, 1048576]"});
   p = valid_problem();
   p.pattern.kind = static_cast<PatternKind>(9);
-  expect_rejected(p, {"pattern kind = 9", "[0, 4]"});
+  expect_rejected(p, {"pattern kind = 9", "[0, 7]"});
+}
+
+TEST(CheckProblem, ExponentialBlockAndSinks) {
+  Problem p = valid_problem();
+  p.pattern.kind = PatternKind::kExponential;
+  p.pattern.dilation = 16;
+  p.pattern.left = 0;
+  EXPECT_EQ(check_problem(p), "") << "a local window of 0: the offsets and the query itself";
+  p.pattern.dilation = 0;
+  expect_rejected(p, {"first offset W = 0", "[1, 1048576]"});
+  p.pattern.dilation = 16;
+  p.pattern.left = -3;
+  expect_rejected(p, {"local window = -3", "[0, 1073741824]"});
+  p = valid_problem();
+  p.pattern.kind = PatternKind::kBlockDiagonal;
+  p.pattern.block_size = 100;
+  EXPECT_EQ(check_problem(p), "") << "a block size need not divide N or the tile";
+  p.pattern.block_size = 0;
+  expect_rejected(p, {"block size = 0", "[1, 1073741824]"});
+  p = valid_problem();
+  p.pattern.kind = PatternKind::kSinks;
+  p.pattern.num_sinks = 4;
+  p.pattern.right = 0;
+  EXPECT_EQ(check_problem(p), "") << "StreamingLLM: a causal window and 4 sinks";
+  p.pattern.num_sinks = -1;
+  expect_rejected(p, {"number of sinks = -1", "[0, 1073741824]"});
+  p.pattern.num_sinks = 4;
+  p.pattern.right = -2;
+  expect_rejected(p, {"window right = -2"});
 }
 
 TEST(CheckProblem, GlobalAndAdaptiveArrays) {
@@ -152,7 +181,8 @@ TEST(CheckTensors, NamesTheNullTensor) {
 
 TEST(ParsePattern, EveryFormRoundTrips) {
   for (const char* text :
-       {"sliding:128", "sliding:3:7", "causal:64", "dilated:8:2", "dilated:1:4:3", "global:16:0,5,9", "global:4:"}) {
+       {"sliding:128", "sliding:3:7", "causal:64", "dilated:8:2", "dilated:1:4:3", "global:16:0,5,9",
+        "global:4:", "exponential:4", "exponential:64:128", "block:100", "sinks:128:4", "sinks:128:0:4"}) {
     EXPECT_EQ(parse_pattern(text, 100).to_string(), text);
   }
   const PatternSpec a = parse_pattern("adaptive:2:9", 50, 3);
@@ -182,6 +212,17 @@ TEST(ParsePattern, ErrorsSayWhatIsAllowed) {
   EXPECT_NE(message("global:4:3,200").find("global position #1 = 200"), std::string::npos);
   EXPECT_NE(message("adaptive:9:2").find("[9, 2] is invalid"), std::string::npos);
   EXPECT_NE(message("adaptive:[1,2]:[1,2]", 3).find("N = 3"), std::string::npos);
+  EXPECT_NE(
+      message("slidng:3").find("expected one of sliding, causal, dilated, global, adaptive, exponential, block, sinks"),
+      std::string::npos);
+  EXPECT_NE(message("exponential").find("exponential:W or exponential:W:LOCAL"), std::string::npos);
+  EXPECT_NE(message("exponential:0").find("first offset W = 0"), std::string::npos);
+  EXPECT_NE(message("exponential:8:-1").find("local window = -1"), std::string::npos);
+  EXPECT_NE(message("block:0").find("block size = 0"), std::string::npos);
+  EXPECT_NE(message("block:4:4").find("block:SIZE"), std::string::npos);
+  EXPECT_NE(message("sinks:4").find("sinks:W:SINKS or sinks:LEFT:RIGHT:SINKS"), std::string::npos);
+  EXPECT_NE(message("sinks:4:x").find("number of sinks 'x' is not an integer"), std::string::npos);
+  EXPECT_NE(message("sinks:4:-4").find("number of sinks = -4"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------------
