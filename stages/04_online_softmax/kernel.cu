@@ -58,16 +58,16 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D, Elem>)
       swa::apply_mask(s, score_coord(i0, j0, ty, tx),
                       [&](int i, int j) { return j < p.N && i - p.pattern.left <= j && j <= i + p.pattern.right; });
 
-    // Step 1: the online softmax update of each row r, for this tile's scores s[r][0..3] (base 2):
-    //     m_new = max(m, max of the row's scores in this tile)      (row_max: over the 16 threads)
-    //     alpha = exp2(m - m_new)                                    (how much the old terms shrink)
-    //     P     = exp2(s - m_new)
-    //     l     = l * alpha + (sum of this thread's P)
-    //     o     = o * alpha                  then   m = m_new
-    // and store P with store_p for the P V product below. A row can see no key of a partial tile and
-    // none before it either: then m_new is -infinity and exp2(-inf - -inf) would be NaN. Use 0 in place
-    // of m_new in the two exp2 for such a row: every term is then exp2(-inf) = 0, as it should be.
-    // TODO(student): write this step.
+      // Step 1: the online softmax update of each row r, for this tile's scores s[r][0..3] (base 2):
+      //     m_new = max(m, max of the row's scores in this tile)      (row_max: over the 16 threads)
+      //     alpha = exp2(m - m_new)                                    (how much the old terms shrink)
+      //     P     = exp2(s - m_new)
+      //     l     = l * alpha + (sum of this thread's P)
+      //     o     = o * alpha                  then   m = m_new
+      // and store P with store_p for the P V product below. A row can see no key of a partial tile and
+      // none before it either: then m_new is -infinity and exp2(-inf - -inf) would be NaN. Use 0 in place
+      // of m_new in the two exp2 for such a row: every term is then exp2(-inf) = 0, as it should be.
+      // TODO(student): write this step.
     __syncthreads();  // all of P is in shared memory before any thread reads a row of it
     tile_pv<D>(o, tile.p, tile.v, ty, tx);  // o += P V
   }
