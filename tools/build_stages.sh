@@ -16,6 +16,9 @@
 #   alone, for a log of its own); `swa grade --build-logs LOG_DIR` shows it to the student. With
 #   --separately, every stage is built alone, one after the other, and every stage gets its log.
 #
+# $SWA_BUILD_TIMEOUT (seconds): the time limit of each build command (none by default). Builds read no
+# input (stdin is closed).
+#
 # Exit status: 0 when `swa` built (a stage may still have failed: the last lines say which), 2 when it
 # did not.
 set -uo pipefail
@@ -33,6 +36,10 @@ mkdir -p "$logs"
 # Ninja's progress: [done/total elapsed] before each step.
 export NINJA_STATUS=${NINJA_STATUS:-"[%f/%t %es] "}
 
+limit=()
+[[ -n ${SWA_BUILD_TIMEOUT:-} ]] && limit=(timeout --kill-after=10 "$SWA_BUILD_TIMEOUT")
+build_targets() { "${limit[@]}" cmake --build "$build" --target "$@" < /dev/null; }
+
 library() { echo "$build/stages/student/$1.so"; }
 hashes() { local s; for s in "${stages[@]}"; do sha256sum "stages/$s/kernel.cu" 2>/dev/null || echo "missing $s"; done; }
 
@@ -41,10 +48,10 @@ for stage in "${stages[@]}"; do
 done
 
 if ((separately)); then
-  cmake --build "$build" --target swa || { echo "build_stages: the grader (swa) did not build" >&2; exit 2; }
+  build_targets swa || { echo "build_stages: the grader (swa) did not build" >&2; exit 2; }
   for stage in "${stages[@]}"; do
     echo "build_stages: building $stage (log: $logs/$stage.log)"
-    cmake --build "$build" --target "swa_student_$stage" > "$logs/$stage.log" 2>&1 ||
+    build_targets "swa_student_$stage" > "$logs/$stage.log" 2>&1 ||
       echo "build_stages: $stage did not compile"
   done
 else
@@ -52,7 +59,7 @@ else
   for stage in "${stages[@]}"; do targets+=("swa_student_$stage"); done
   for pass in 1 2 3; do
     before=$(hashes)
-    cmake --build "$build" --target "${targets[@]}" -- -k 0
+    build_targets "${targets[@]}" -- -k 0
     after=$(hashes)
     [[ $before == "$after" ]] && break
     edited=$(diff <(echo "$before") <(echo "$after") | sed -n 's|^> .*stages/\([^/]*\)/kernel.cu$|\1|p' | sort -u)
@@ -67,7 +74,7 @@ else
   for stage in "${stages[@]}"; do
     [[ -f $(library "$stage") ]] && continue
     # Again alone, for its log (a compile error repeats in seconds).
-    cmake --build "$build" --target "swa_student_$stage" > "$logs/$stage.log" 2>&1
+    build_targets "swa_student_$stage" > "$logs/$stage.log" 2>&1
   done
 fi
 

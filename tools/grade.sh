@@ -53,8 +53,9 @@ done
 tools/setup.sh || finish 2
 arch=$(swa_cuda_architectures)
 build=build/student
-if [[ ! -f $build/build.ninja ]] || ! grep -qx "CMAKE_CUDA_ARCHITECTURES:STRING=$arch" "$build/CMakeCache.txt"; then
-  echo "grade.sh: configuring $build for CUDA architecture $arch (the first time takes about a minute)"
+# Configured once; again only for another GPU (ninja reruns CMake itself when a CMakeLists.txt changes).
+if [[ ! -f $build/build.ninja ]] || ! grep -qE "^CMAKE_CUDA_ARCHITECTURES:[A-Z]+=$arch\$" "$build/CMakeCache.txt"; then
+  echo "grade.sh: configuring $build for CUDA architecture $arch (about a minute: CMake tries the compilers)"
   mkdir -p build
   cmake --preset student -DCMAKE_CUDA_ARCHITECTURES="$arch" > "$build.configure.log" 2>&1 || {
     cat "$build.configure.log" >&2
