@@ -21,8 +21,15 @@ cd "$(dirname "$0")/.."
 kit=$PWD
 root=$kit/build/gradescope-local
 rm -rf "$root" && mkdir -p "$root/source" "$root/results" || exit 2
-python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$zip" "$root/source" || exit 2
-chmod +x "$root/source/run_autograder" "$root/source/setup.sh"
+# Unzipped keeping each file's mode, as unzip does.
+python3 - "$zip" "$root/source" <<'EOF' || exit 2
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    for info in z.infolist():
+        path = z.extract(info, sys.argv[2])
+        if info.external_attr >> 16:
+            os.chmod(path, (info.external_attr >> 16) & 0o777)
+EOF
 cp -r "$submission" "$root/submission"
 [[ -z ${CMAKE_PREFIX_PATH:-} && -d $kit/.deps ]] && export CMAKE_PREFIX_PATH=$kit/.deps
 
