@@ -35,7 +35,10 @@ NOT_RUN = [
     ("installs packages", lambda c: "pip install" in c or (c.startswith("tools/setup.sh") and "--check" not in c)),
     ("rewrites files of the kit", lambda c: (c.startswith("tools/make_starters.py") and "--check" not in c)
      or (c.startswith("python3 plots/make_plots.py") and "--no-readme" not in c)),
-    ("makes a release (it builds the instructor preset)", lambda c: c.startswith("tools/make_release.sh")),
+    ("makes a release (tools/test_release.sh checks it, in CI)", lambda c: c.startswith("tools/make_release.sh")),
+    ("makes the Gradescope zip (tools/test_release.sh checks it, in CI)",
+     lambda c: c.startswith(("tools/make_gradescope.sh", "tools/gradescope_local.sh"))),
+    ("needs Slurm (tools/test_slurm.sh starts one, in CI)", lambda c: c.startswith("tools/grade_slurm.sh")),
     ("needs solutions/ (not in a student release)",
      lambda c: "make_starters.py" in c and not (ROOT / "solutions").is_dir()),
 ]
