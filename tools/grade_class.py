@@ -159,7 +159,7 @@ def sandbox_prefix(readable, writable):
 # ---------------------------------------------------------------------------------------------------
 
 class Settings:
-    def __init__(self, args, meta):
+    def __init__(self, args, meta, gpu):
         self.out = args.out.resolve()
         self.seed = meta["seed"]
         self.rubric = args.rubric.resolve() if args.rubric else None
@@ -168,7 +168,7 @@ class Settings:
         self.grade_timeout = args.grade_timeout
         self.sandboxed = not args.unsandboxed
         self.swa = pathlib.Path(meta["swa"])
-        self.gpu = meta["gpu"]
+        self.gpu = gpu  # this machine's GPU (on Slurm: the task's node)
         self.commit = meta["commit"]
 
 
@@ -309,9 +309,13 @@ def prepare(args):
         log = out / "grader-build.log"
         log.unlink(missing_ok=True)
         say(f"building the kit's grader in {build} (log: {log})")
-        for command in (["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                         "-DSWA_BUILD_TESTS=OFF", "-DSWA_BUILD_SOLUTIONS=OFF",
-                         f"-DCMAKE_CUDA_ARCHITECTURES={args.arch or cuda_architectures()}"],
+        # For --arch, else this machine's GPU, else the kit's default list (sm_80, sm_86, sm_90 and PTX): a
+        # Slurm login node without a GPU builds a grader that runs on the nodes' GPUs.
+        arch = args.arch or (cuda_architectures() if meta["gpu"] else None)
+        configure = ["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                     "-DSWA_BUILD_TESTS=OFF", "-DSWA_BUILD_SOLUTIONS=OFF"]
+        configure += [f"-DCMAKE_CUDA_ARCHITECTURES={arch}"] if arch else []
+        for command in (configure,
                         ["cmake", "--build", build, "--target", "swa"]):
             if run_logged(command, log, args.grader_timeout) != 0:
                 say(f"the kit's grader did not build: {log}")
@@ -361,10 +365,12 @@ def merge(out: pathlib.Path, names):
     return rows
 
 
-def exit_status(rows, gpu_present):
-    if any(str(r.get("status", "")).startswith("problems") for r in rows):
+def exit_status(rows):
+    """1 when a submission could not be graded, else 3 when a row was graded without a GPU, else 0."""
+    statuses = [str(r.get("status", "")) for r in rows]
+    if any(s.startswith("problems") for s in statuses):
         return EXIT_FAILED
-    if not gpu_present:
+    if any(s == "not graded: no GPU" for s in statuses):
         return EXIT_NO_GPU
     return EXIT_OK
 
@@ -400,10 +406,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     names = submission.stage_names(ROOT / "stages")
     if args.merge:
-        rows = merge(args.out.resolve(), names)
-        meta_path = args.out / "class.json"
-        gpu = json.loads(meta_path.read_text()).get("gpu") if meta_path.is_file() else None
-        return exit_status(rows.values(), gpu is not None)
+        return exit_status(merge(args.out.resolve(), names).values())
     if args.submissions is None or not args.submissions.is_dir():
         say(f"{args.submissions}: not a folder of submissions (one folder per student)")
         return EXIT_USAGE
@@ -426,6 +429,8 @@ def main(argv=None) -> int:
         say(f"--rubric {args.rubric}: no such file")
         return EXIT_USAGE
 
+    if args.prepare:  # on a Slurm login node, which may have no GPU: the tasks check theirs
+        return EXIT_OK if prepare(args) else EXIT_USAGE
     gpu = gpu_description()
     if gpu is None and not args.allow_no_gpu:
         say("no GPU here (nvidia-smi lists none): nothing was graded. Grade on a machine with an NVIDIA GPU "
@@ -440,22 +445,20 @@ def main(argv=None) -> int:
     else:
         say("WARNING: --unsandboxed: the submissions' builds can read every file this user can, solutions/ too")
 
-    if args.prepare:
-        return EXIT_OK if prepare(args) else EXIT_USAGE
     if args.task_index is None or not (args.out / "class.json").is_file():
         meta = prepare(args)
     else:
         meta = json.loads((args.out / "class.json").read_text())
     if meta is None:
         return EXIT_USAGE
-    settings = Settings(args, meta)
+    settings = Settings(args, meta, gpu)
     say(f"{len(students)} students, seed {settings.seed}, GPU {settings.gpu or 'none'}, "
         f"architecture {settings.arch}, {'sandboxed' if settings.sandboxed else 'UNSANDBOXED'} builds")
     rows = [grade_student(s, names, settings) for s in students]
     if args.task_index is not None:
-        return exit_status(rows, gpu is not None)
+        return exit_status(rows)
     merge(settings.out, names)
-    return exit_status(rows, gpu is not None)
+    return exit_status(rows)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 # tools/grade_slurm.sh: grade a class on a Slurm cluster, one submission per task of a job array.
 #
 #   tools/grade_slurm.sh SUBMISSIONS [--out DIR] [--seed N] [--rubric FILE] [--partition P] [--gpus N]
-#                        [--cpus N] [--max-parallel N] [--time MIN] [--swa PATH] [--wait] [--allow-no-gpu]
+#                        [--cpus N] [--max-parallel N] [--time MIN] [--swa PATH] [--arch A] [--wait] [--allow-no-gpu]
 #                        [-- SBATCH_OPTION...]
 #
 # Runs where sbatch does (a login node), from a kit on a file system every node sees, with OUT (default
 # class-results) there too:
-#   1. tools/grade_class.py --prepare builds the kit's grader once (OUT/build/_grader/swa), and draws the
-#      class's seed into OUT/class.json (or keeps the one there; --seed overrides);
+#   1. tools/grade_class.py --prepare builds the kit's grader once (OUT/build/_grader/swa; for --arch, else
+#      the login node's GPU, else the kit's default architectures), and draws the class's seed into
+#      OUT/class.json (or keeps the one there; --seed overrides);
 #   2. a job array, one task per student (tools/grade_class.py --list), each task grading its student as
 #      tools/grade_class.py does (sandboxed builds, one seed): OUT/STUDENT/row.json and the reports;
 #      each task asks for --gpus GPUs (default 1; 0 on a cluster without GPU scheduling) and --cpus cores
@@ -23,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kit=$PWD
 
-usage() { sed -n '2,24p' "$0" >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" >&2; exit 2; }
 [[ $# -ge 1 ]] || usage
 submissions=$1
 shift
@@ -38,6 +39,7 @@ while [[ $# -gt 0 ]]; do
     --gpus) gpus=$2; shift ;;
     --cpus) cpus=$2; shift ;;
     --swa) class_args+=(--swa "$(realpath "$2")"); shift ;;
+    --arch) class_args+=(--arch "$2"); shift ;;
     --max-parallel) max_parallel=$2; shift ;;
     --time) minutes=$2; shift ;;
     --wait) wait=1 ;;
