@@ -70,6 +70,10 @@ if "$build/swa" grade --help 2>/dev/null | grep -q -- "--build-logs"; then
   args+=(--build-logs "$out/build-logs")
 fi
 ((out_given)) || args+=(--out "$out")
+# --help grades nothing: the grader's options, and no line about a grade.
+for arg in "${args[@]}"; do
+  [[ $arg == --help || $arg == -h ]] && exec "$build/swa" grade --help
+done
 echo
 status=0
 "$build/swa" grade "${args[@]}" || status=$?

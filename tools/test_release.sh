@@ -5,8 +5,9 @@
 #   - the release holds no solution (no solutions/, no "BEGIN SOLUTION" anywhere, its starters are the
 #     kit's), none of tools/release-exclude.txt, nothing compiled, only the student's CMake presets, no
 #     Markdown link to a file it lacks, and ignores class-results/;
-#   - the release configures (preset student, without the tests) on a machine where CMake is told
-#     GoogleTest does not exist: the autograder's and grade.sh's builds do not need it;
+#   - the release configures without the tests on a machine where CMake is told GoogleTest does not
+#     exist (the autograder's and class grading's builds do not need it), and with its tests (every file
+#     its build names is in it);
 #   - tools/make_gradescope.sh writes a zip with setup.sh and run_autograder at its root (executable) and
 #     the release in kit/; run without a GPU, run_autograder grades nothing and writes no results.json,
 #     saying why (tools/gradescope_local.sh exits 3).
@@ -70,6 +71,11 @@ say "configuring the release without the tests, with GoogleTest hidden from CMak
 cmake -S "$release" -B "$scratch/release-build" -G Ninja -DSWA_BUILD_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_GTest=ON \
   -DCMAKE_CUDA_ARCHITECTURES=90 > "$scratch/configure.log" 2>&1 ||
   { tail -n 30 "$scratch/configure.log"; fail "the release does not configure without GoogleTest"; }
+
+say "configuring the release as a student's tools/test.sh does (the tests included)"
+cmake -S "$release" -B "$scratch/release-build-tests" -G Ninja -DCMAKE_CUDA_ARCHITECTURES=90 \
+  > "$scratch/configure-tests.log" 2>&1 ||
+  { tail -n 30 "$scratch/configure-tests.log"; fail "the release does not configure with its tests"; }
 
 say "the Gradescope zip"
 tools/make_gradescope.sh "$scratch/gradescope.zip" > /dev/null
