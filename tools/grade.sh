@@ -27,7 +27,7 @@ finish() {
 # The stages named on the command line (by name or number) are the ones built; every other argument is
 # the grader's. Options that take a value are skipped with their value.
 out=grade-results
-out_given=0
+out_given=0 help=0
 stages=() args=()
 expect_value=""
 for arg in "$@"; do
@@ -38,7 +38,7 @@ for arg in "$@"; do
     continue
   fi
   case $arg in
-    --help | -h) args+=("$arg") ;;
+    --help | -h) help=1 ;;
     --out=*) out=${arg#--out=}; out_given=1; args+=("$arg") ;;
     --seed | --rubric | --out | --variant | --stages-dir | --solutions-dir | --build-logs) expect_value=$arg; args+=("$arg") ;;
     -*) args+=("$arg") ;;
@@ -62,6 +62,11 @@ if [[ ! -f $build/build.ninja ]] || ! grep -qE "^CMAKE_CUDA_ARCHITECTURES:[A-Z]+
     finish 2
   }
 fi
+# --help grades nothing: the grader's options, and no line about a grade.
+if ((help)); then
+  cmake --build "$build" --target swa > /dev/null || finish 2
+  exec "$build/swa" grade --help
+fi
 echo "grade.sh: building the grader and ${stages[*]:-every stage} for sm_${arch//;/, sm_}"
 tools/build_stages.sh "$build" "$out/build-logs" "${stages[@]}" || finish 2
 
@@ -70,10 +75,6 @@ if "$build/swa" grade --help 2>/dev/null | grep -q -- "--build-logs"; then
   args+=(--build-logs "$out/build-logs")
 fi
 ((out_given)) || args+=(--out "$out")
-# --help grades nothing: the grader's options, and no line about a grade.
-for arg in "${args[@]}"; do
-  [[ $arg == --help || $arg == -h ]] && exec "$build/swa" grade --help
-done
 echo
 status=0
 "$build/swa" grade "${args[@]}" || status=$?
