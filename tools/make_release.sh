@@ -15,7 +15,8 @@
 #     timings, grader/reference-timings.json, go in when they exist, committed or not.
 # It refuses to run while the starters are out of date, or while git sees changes or untracked files
 # (the release is what git tracks: anything uncommitted would silently be left out). Without git (a copy
-# of the kit that is not a repository), every file goes in except the folders .gitignore names.
+# of the kit that is not a repository, or with SWA_RELEASE_WORKTREE=1 to try uncommitted work), every file
+# goes in except the folders .gitignore names.
 set -euo pipefail
 [[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
 dest=$(realpath -m -- "$1")  # before the cd below: relative to the caller's folder
@@ -28,7 +29,7 @@ esac
 [[ -d solutions ]] || { echo "make_release: no solutions/ here: run it in the instructor's kit" >&2; exit 2; }
 tools/make_starters.py --check > /dev/null || { echo "make_release: the starters are out of date: run tools/make_starters.py" >&2; exit 1; }
 
-if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+if [[ -z ${SWA_RELEASE_WORKTREE:-} ]] && git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
   if [[ -n $(git status --porcelain) ]]; then
     echo "make_release: the working tree has changes or untracked files; commit them first (git status)" >&2
     exit 1
@@ -38,7 +39,8 @@ if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
 else
   listing=walk
   commit=${SWA_COMMIT:-unknown}
-  echo "make_release: not a git repository: taking every file but the folders .gitignore names"
+  echo "make_release: ${SWA_RELEASE_WORKTREE:+SWA_RELEASE_WORKTREE is set, or }not a git repository: taking every file" \
+    "but the folders .gitignore names"
 fi
 
 mkdir -p "$dest"

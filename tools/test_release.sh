@@ -9,8 +9,10 @@
 #     exist (the autograder's and class grading's builds do not need it), and with its tests (every file
 #     its build names is in it);
 #   - tools/make_gradescope.sh writes a zip with setup.sh and run_autograder at its root (executable) and
-#     the release in kit/; run without a GPU, run_autograder grades nothing and writes no results.json,
-#     saying why (tools/gradescope_local.sh exits 3).
+#     the release in kit/; its results.py adds a failed test with the compiler's output for a stage that
+#     did not compile (max points asked of a stand-in grader) and the result follows Gradescope's format
+#     (grader/schemas/gradescope.schema.json); run without a GPU, run_autograder grades nothing and
+#     writes no results.json, saying why (tools/gradescope_local.sh exits 3).
 # Needs a clean git tree (the release is what git tracks): CI's fresh clone is one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,6 +96,47 @@ if problems:
     sys.exit(1)
 print(f"  {len(names)} files; setup.sh and run_autograder at the root; the release in kit/")
 EOF
+say "results.py completes a grader's results.json and it stays in Gradescope's format"
+unzipped=$scratch/unzipped
+python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" "$scratch/gradescope.zip" "$unzipped"
+mkdir -p "$scratch/rj/logs" "$scratch/rj/libs" "$scratch/rj/results"
+first=$(cd stages && ls -d [0-9][0-9]_*/ | head -n 1)
+first=${first%/}
+for dir in stages/[0-9][0-9]_*/; do
+  name=$(basename "$dir")
+  [[ $name == "$first" ]] || touch "$scratch/rj/libs/$name.so"  # every stage built but the first
+done
+printf '%s\n' "kernel.cu(7): error: identifier \"oops\" is undefined" > "$scratch/rj/logs/$first.log"
+# A stand-in for swa: its no-GPU run reports every stage it is given at 0 of 100 (as the grader does).
+cat > "$scratch/rj/swa" <<'EOF2'
+#!/usr/bin/env python3
+import json, pathlib, sys
+args = sys.argv[1:]
+out = pathlib.Path(args[args.index("--out") + 1]); out.mkdir(parents=True, exist_ok=True)
+stages = pathlib.Path(args[args.index("--stages-dir") + 1]) / "student"
+(out / "grade.json").write_text(json.dumps({"stages": [{"stage": p.stem, "max_score": 100.0} for p in stages.glob("*.so")]}))
+EOF2
+chmod +x "$scratch/rj/swa"
+echo '{"score": 10.0, "output": "report", "tests": [{"name": "02: correctness", "score": 10, "max_score": 40, "status": "failed"}]}' \
+  > "$scratch/rj/results/results.json"
+python3 "$unzipped/autograder/results.py" "$scratch/rj/results/results.json" --stages-dir stages \
+  --libraries "$scratch/rj/libs" --build-logs "$scratch/rj/logs" --swa "$scratch/rj/swa" --elapsed 42 > /dev/null ||
+  fail "results.py failed"
+python3 tools/validate_json.py grader/schemas/gradescope.schema.json "$scratch/rj/results/results.json" ||
+  fail "results.py's results.json is not in Gradescope's format (above)"
+python3 - "$scratch/rj/results/results.json" "$first" <<'EOF2' || fail "results.py's additions (above)"
+import json, sys
+r, first = json.load(open(sys.argv[1])), sys.argv[2]
+added = [t for t in r["tests"] if first in t["name"]]
+ok = (len(added) == 1 and added[0]["score"] == 0 and added[0]["max_score"] == 100.0 and added[0]["status"] == "failed"
+      and "oops" in added[0]["output"] and r["execution_time"] == 42 and r["score"] == 10.0
+      and r["output"].startswith(f"{first} does not compile"))
+if not ok:
+    print(json.dumps(r, indent=1))
+    sys.exit(1)
+print(f"  a failed test for {first} with its compiler output and 100 points, execution_time; the format holds")
+EOF2
+
 if [[ -n $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true) ]]; then
   say "a GPU is here: the no-GPU run of run_autograder is not tried (tools/gradescope_local.sh grades for real)"
 else
