@@ -1,4 +1,4 @@
-"""Tests of make_plots.py: every figure is drawn from the samples, the README block is added then replaced,
+"""Tests of make_plots.py (the package swa_plots/): every figure is drawn from the samples, the README block is added then replaced,
 and broken result files are refused with the file and the field named. No GPU needed.
 
     cd plots && python3 -m unittest -v test_plots
@@ -22,40 +22,42 @@ from unittest import mock
 
 PLOTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(PLOTS))
-import make_plots  # noqa: E402  (after the path is set)
+from swa_plots import cli, common, fig_grade, fig_ladder, fig_patterns, fig_roofline, fig_speedup, fig_time  # noqa: E402
+from swa_plots import fig_torch, load, readme  # noqa: E402  (after the path is set)
 
 SAMPLES = PLOTS / "samples"
 BENCH_SAMPLES = [SAMPLES / "bench-slow.json", SAMPLES / "bench-fast.json"]
 GRADE_SAMPLE = SAMPLES / "grade.json"
+TORCH_SAMPLE = SAMPLES / "torch-bench.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-ALL_FIGURES = [make_plots.SPEEDUP_FIGURE, make_plots.TIME_FIGURE, make_plots.LADDER_FIGURE,
-               make_plots.PATTERNS_FIGURE, "grade" + make_plots.GRADE_FIGURE_SUFFIX]
+ALL_FIGURES = [fig_speedup.FILE, fig_time.FILE, fig_ladder.FILE, fig_roofline.FILE,
+               fig_patterns.FILE, "grade" + fig_grade.SUFFIX]  # and fig_torch.FILE from TORCH_SAMPLE
 README_TEXT = "# A course kit\n\nSome words before the results.\n"
 
 # A stand-in for `swa pattern SPEC -N n [--tiles t]` that prints the saved output of the real one.
 FAKE_SWA = """#!{python}
-import pathlib, sys
+import os, pathlib, sys
 spec, n = sys.argv[2], sys.argv[4]
 tile = sys.argv[6] if len(sys.argv) > 6 else "0"
 name = spec.replace(":", "_").replace(",", "_") + "-N" + n + "-t" + tile + ".txt"
-sys.stdout.write((pathlib.Path({samples!r}) / "swa-pattern" / name).read_text())
+folder = os.environ.get("SWA_PATTERN_SAMPLES", {samples!r} + "/swa-pattern")
+sys.stdout.write((pathlib.Path(folder) / name).read_text())
 """
 
 
 def sample_text(spec, N, tile):
-    name = f"{spec.replace(':', '_').replace(',', '_')}-N{N}-t{tile}.txt"
-    return (SAMPLES / "swa-pattern" / name).read_text()
+    return (SAMPLES / "swa-pattern" / fig_patterns.sample_name(spec, N, tile)).read_text()
 
 
 def real_swa():
     """The built `swa`: $SWA_BINARY (CTest sets it), else the first build/*/swa; None when there is none."""
     if os.environ.get("SWA_BINARY"):
         return Path(os.environ["SWA_BINARY"])
-    return make_plots.find_swa(None)
+    return fig_patterns.find_swa(None)
 
 
 class TempFolderTest(unittest.TestCase):
-    """A temporary folder with a README copy and a stand-in `swa`; runs make_plots.main there."""
+    """A temporary folder with a README copy and a stand-in `swa`; runs cli.main there."""
 
     def setUp(self):
         self.tmp = Path(tempfile.mkdtemp(prefix="plots-test-"))
@@ -68,10 +70,10 @@ class TempFolderTest(unittest.TestCase):
         self.fake_swa.chmod(0o755)
 
     def run_main(self, *args):
-        """make_plots.main(args) -> (exit status, what it printed, what it printed on stderr)."""
+        """cli.main(args) -> (exit status, what it printed, what it printed on stderr)."""
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = make_plots.main([str(a) for a in args])
+            status = cli.main([str(a) for a in args])
         return status, out.getvalue(), err.getvalue()
 
     def run_on_samples(self, *extra, results=(*BENCH_SAMPLES, GRADE_SAMPLE)):
@@ -100,11 +102,11 @@ class FiguresFromSamples(TempFolderTest):
     def test_a_folder_of_results_is_read_like_its_files(self):
         folder = self.tmp / "results"
         folder.mkdir()
-        for path in (*BENCH_SAMPLES, GRADE_SAMPLE):
+        for path in (*BENCH_SAMPLES, GRADE_SAMPLE, TORCH_SAMPLE):
             shutil.copy(path, folder)
         status, _, err = self.run_main("--results", folder, "--out", self.out, "--no-readme", "--swa", self.fake_swa)
         self.assertEqual(status, 0, err)
-        for name in ALL_FIGURES:
+        for name in ALL_FIGURES + [fig_torch.FILE]:
             self.assert_png(self.out / name)
 
     def test_gradescope_results_beside_grade_json_are_passed_over(self):
@@ -115,28 +117,28 @@ class FiguresFromSamples(TempFolderTest):
         status, out, err = self.run_main("--results", folder, "--out", self.out, "--no-readme", "--swa", self.fake_swa)
         self.assertEqual(status, 0, err)
         self.assertIn("passed over", out)
-        self.assert_png(self.out / ("grade" + make_plots.GRADE_FIGURE_SUFFIX))
+        self.assert_png(self.out / ("grade" + fig_grade.SUFFIX))
 
     def test_a_grade_file_alone_draws_its_figure_without_a_readme(self):
         status, out, err = self.run_main("--results", GRADE_SAMPLE, "--out", self.out, "--no-readme",
                                          "--swa", self.fake_swa)
         self.assertEqual(status, 0, err)
-        self.assert_png(self.out / ("grade" + make_plots.GRADE_FIGURE_SUFFIX))
-        self.assertFalse((self.out / make_plots.SPEEDUP_FIGURE).exists())
-        self.assertIn(f"skipped {make_plots.SPEEDUP_FIGURE}", out)
+        self.assert_png(self.out / ("grade" + fig_grade.SUFFIX))
+        self.assertFalse((self.out / fig_speedup.FILE).exists())
+        self.assertIn(f"skipped {fig_speedup.FILE}", out)
 
     def test_the_pattern_figure_is_skipped_without_a_swa_program(self):
-        with mock.patch.object(make_plots, "REPO_ROOT", self.tmp):  # a repository without build/
+        with mock.patch.object(common, "REPO_ROOT", self.tmp):  # a repository without build/
             status, out, err = self.run_main("--results", *BENCH_SAMPLES, "--out", self.out, "--no-readme")
         self.assertEqual(status, 0, err)
-        self.assertIn(f"skipped {make_plots.PATTERNS_FIGURE}: no `swa` program", out)
-        self.assertFalse((self.out / make_plots.PATTERNS_FIGURE).exists())
-        self.assert_png(self.out / make_plots.SPEEDUP_FIGURE)
+        self.assertIn(f"skipped {fig_patterns.FILE}: no `swa` program", out)
+        self.assertFalse((self.out / fig_patterns.FILE).exists())
+        self.assert_png(self.out / fig_speedup.FILE)
 
     def test_a_chosen_stage_is_drawn_even_when_it_has_nothing_wrong(self):
         status, _, err = self.run_on_samples("--no-readme", "--stage", "01_naive", results=[GRADE_SAMPLE])
         self.assertEqual(status, 0, err)
-        self.assert_png(self.out / ("grade" + make_plots.GRADE_FIGURE_SUFFIX))
+        self.assert_png(self.out / ("grade" + fig_grade.SUFFIX))
 
     def test_a_run_that_passed_draws_an_empty_error_map(self):
         grade = json.loads(GRADE_SAMPLE.read_text())
@@ -150,7 +152,7 @@ class FiguresFromSamples(TempFolderTest):
         path = self.write_json("passed.json", grade)
         status, _, err = self.run_main("--results", path, "--out", self.out, "--no-readme", "--swa", self.fake_swa)
         self.assertEqual(status, 0, err)
-        self.assert_png(self.out / ("passed" + make_plots.GRADE_FIGURE_SUFFIX))
+        self.assert_png(self.out / ("passed" + fig_grade.SUFFIX))
 
     def test_weights_that_are_not_numbers_are_drawn(self):
         grade = json.loads(GRADE_SAMPLE.read_text())
@@ -161,7 +163,7 @@ class FiguresFromSamples(TempFolderTest):
         path = self.write_json("words.json", grade)
         status, _, err = self.run_main("--results", path, "--out", self.out, "--no-readme", "--swa", self.fake_swa)
         self.assertEqual(status, 0, err)
-        self.assert_png(self.out / ("words" + make_plots.GRADE_FIGURE_SUFFIX))
+        self.assert_png(self.out / ("words" + fig_grade.SUFFIX))
 
     def test_a_grade_with_nothing_to_draw_is_skipped_with_a_reason(self):
         grade = json.loads(GRADE_SAMPLE.read_text())
@@ -180,8 +182,8 @@ class FiguresFromSamples(TempFolderTest):
 
 class ReadmeBlock(TempFolderTest):
     def block_of(self, text):
-        begin = text.index(make_plots.README_BEGIN)
-        end = text.index(make_plots.README_END) + len(make_plots.README_END)
+        begin = text.index(readme.README_BEGIN)
+        end = text.index(readme.README_END) + len(readme.README_END)
         return text[begin:end]
 
     def test_the_block_is_added_at_the_end_once(self):
@@ -189,8 +191,8 @@ class ReadmeBlock(TempFolderTest):
         self.assertEqual(status, 0, err)
         text = self.readme.read_text()
         self.assertTrue(text.startswith(README_TEXT), "the text before the block changed")
-        self.assertTrue(text.endswith(make_plots.README_END + "\n"))
-        self.assertEqual(text.count(make_plots.README_BEGIN), 1)
+        self.assertTrue(text.endswith(readme.README_END + "\n"))
+        self.assertEqual(text.count(readme.README_BEGIN), 1)
 
     def test_a_second_run_replaces_only_the_block(self):
         self.run_on_samples()
@@ -203,13 +205,13 @@ class ReadmeBlock(TempFolderTest):
         self.assertEqual(second, before + self.block_of(first) + "\n" + after)
 
     def test_a_copy_of_the_real_readme_changes_only_between_the_markers(self):
-        real = (make_plots.REPO_ROOT / "README.md").read_text()
+        real = (common.REPO_ROOT / "README.md").read_text()
         self.readme.write_text(real)
         status, _, err = self.run_on_samples()
         self.assertEqual(status, 0, err)
         new = self.readme.read_text()
         outside = new.replace(self.block_of(new), "")
-        if make_plots.README_BEGIN in real:
+        if readme.README_BEGIN in real:
             self.assertEqual(outside, real.replace(self.block_of(real), ""))
         else:
             self.assertEqual(outside.rstrip("\n"), real.rstrip("\n"))
@@ -236,7 +238,7 @@ class ReadmeBlock(TempFolderTest):
         self.assertIn(f"| {skipped['stage']} | 1, 1, 2048, 64 | skipped | - |", self.readme.read_text())
 
     def test_broken_markers_are_refused_and_the_readme_left_alone(self):
-        broken = README_TEXT + make_plots.README_BEGIN + "\nhalf a block\n"
+        broken = README_TEXT + readme.README_BEGIN + "\nhalf a block\n"
         self.readme.write_text(broken)
         status, _, err = self.run_on_samples()
         self.assertEqual(status, 1)
@@ -367,26 +369,26 @@ class PatternText(unittest.TestCase):
     """Figure 4 reads what `swa pattern` prints."""
 
     def test_the_exercise_picture_is_read_cell_by_cell(self):
-        picture = make_plots.parse_pattern_output(sample_text("sliding:2", 8, 0), "sliding:2", 8, 0)
+        picture = fig_patterns.parse_pattern_output(sample_text("sliding:2", 8, 0), "sliding:2", 8, 0)
         self.assertEqual(len(picture.allowed), 8)
         self.assertEqual(picture.allowed[3], [False, True, True, True, True, True, False, False])  # . x x x x x . .
         self.assertEqual(picture.tiles, [])
 
     def test_tile_classes_are_read(self):
-        picture = make_plots.parse_pattern_output(sample_text("sliding:3", 16, 4), "sliding:3", 16, 4)
+        picture = fig_patterns.parse_pattern_output(sample_text("sliding:3", 16, 4), "sliding:3", 16, 4)
         self.assertEqual(picture.tiles, ["FP..", "PFP.", ".PFP", "..PF"])
         self.assertTrue(picture.allowed[12][15])
         self.assertFalse(picture.allowed[0][4])
 
     def test_cut_short_output_is_refused(self):
         text = "\n".join(sample_text("sliding:3", 16, 4).splitlines()[:10])
-        with self.assertRaisesRegex(make_plots.ResultError, "printed 7 rows"):
-            make_plots.parse_pattern_output(text, "sliding:3", 16, 4)
+        with self.assertRaisesRegex(common.ResultError, "printed 7 rows"):
+            fig_patterns.parse_pattern_output(text, "sliding:3", 16, 4)
 
     def test_every_panel_has_saved_output(self):
-        for panel in make_plots.PATTERN_PANELS:
+        for panel in fig_patterns.pattern_panels():
             with self.subTest(panel.spec):
-                picture = make_plots.parse_pattern_output(sample_text(panel.spec, panel.N, panel.tile),
+                picture = fig_patterns.parse_pattern_output(sample_text(panel.spec, panel.N, panel.tile),
                                                           panel.spec, panel.N, panel.tile)
                 if panel.query_tile is not None:
                     self.assertLess(panel.query_tile, len(picture.tiles))
@@ -398,33 +400,90 @@ class PatternsFromTheRealSwa(TempFolderTest):
         status, _, err = self.run_main("--results", *BENCH_SAMPLES, "--out", self.out, "--no-readme",
                                        "--swa", real_swa())
         self.assertEqual(status, 0, err)
-        self.assert_png(self.out / make_plots.PATTERNS_FIGURE)
+        self.assert_png(self.out / fig_patterns.FILE)
 
     def test_the_saved_output_is_what_swa_prints(self):
-        for panel in make_plots.PATTERN_PANELS:
+        for panel in fig_patterns.pattern_panels():
             if panel.spec.startswith("adaptive"):
                 continue  # drawn from a seed: the stand-in's copy may be older than the kit's generator
             with self.subTest(panel.spec):
-                real = make_plots.run_swa_pattern(real_swa(), panel.spec, panel.N, panel.tile)
-                saved = make_plots.parse_pattern_output(sample_text(panel.spec, panel.N, panel.tile),
+                real = fig_patterns.run_swa_pattern(real_swa(), panel.spec, panel.N, panel.tile)
+                saved = fig_patterns.parse_pattern_output(sample_text(panel.spec, panel.N, panel.tile),
                                                         panel.spec, panel.N, panel.tile)
                 self.assertEqual((real.allowed, real.tiles), (saved.allowed, saved.tiles),
                                  "samples/swa-pattern/ is out of date: rerun plots/samples/make_samples.py")
 
 
+class NewFigures(TempFolderTest):
+    """The figures whose inputs may be absent skip cleanly, and the pattern figure draws what samples/ holds."""
+
+    def test_without_a_torch_bench_file_the_pytorch_figure_is_skipped(self):
+        status, out, err = self.run_main("--results", *BENCH_SAMPLES, "--out", self.out, "--no-readme",
+                                         "--swa", self.fake_swa)
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"skipped {fig_torch.FILE}: no swa-torch-bench/1 file", out)
+        self.assertFalse((self.out / fig_torch.FILE).exists())
+
+    def test_the_pytorch_figure_alone(self):
+        status, _, err = self.run_main("--results", TORCH_SAMPLE, "--out", self.out, "--no-readme")
+        self.assertEqual(status, 0, err)
+        self.assert_png(self.out / fig_torch.FILE)
+
+    def test_a_broken_torch_bench_file_is_refused_with_its_field(self):
+        bench = json.loads(TORCH_SAMPLE.read_text())
+        bench["results"][0].pop("median_ms")
+        path = self.write_json("torch.json", bench)
+        status, _, err = self.run_main("--results", path, "--out", self.out, "--no-readme")
+        self.assertEqual(status, 1)
+        self.assertIn("torch.json: results[0].median_ms: missing", err)
+
+    def test_the_roofline_is_skipped_for_a_gpu_without_peak_figures(self):
+        bench = json.loads(BENCH_SAMPLES[1].read_text())
+        bench["gpu"] = "Some Future GPU"
+        path = self.write_json("bench.json", bench)
+        status, out, err = self.run_main("--results", path, "--out", self.out, "--no-readme", "--swa", self.fake_swa)
+        self.assertEqual(status, 0, err)
+        self.assertIn(f"skipped {fig_roofline.FILE}: no peak figures for Some Future GPU", out)
+        self.assert_png(self.out / fig_speedup.FILE)
+
+    def test_a_new_saved_pattern_output_is_a_new_panel(self):
+        folder = self.tmp / "swa-pattern"
+        shutil.copytree(SAMPLES / "swa-pattern", folder)
+        text = sample_text("sliding:3", 16, 4).replace("sliding:3, N = 16", "newpattern:3, N = 16", 1)
+        (folder / "newpattern_3-N16-t4.txt").write_text(text)
+        panels = fig_patterns.pattern_panels(folder)
+        self.assertEqual(len(panels), len(fig_patterns.pattern_panels()) + 1)
+        added = next(p for p in panels if p.spec == "newpattern:3")
+        self.assertEqual((added.N, added.tile, added.query_tile, added.note), (16, 4, 2, "newpattern:3"))
+        self.assertEqual(panels[0].tile, 0, "the exercise's picture (no tiles) comes first")
+        with mock.patch.object(fig_patterns, "PANELS_DIR", folder), \
+                mock.patch.dict(os.environ, {"SWA_PATTERN_SAMPLES": str(folder)}):
+            status, _, err = self.run_main("--results", *BENCH_SAMPLES, "--out", self.out, "--no-readme",
+                                           "--swa", self.fake_swa)
+        self.assertEqual(status, 0, err)
+        self.assert_png(self.out / fig_patterns.FILE)
+
+    def test_a_saved_output_with_a_bad_name_is_refused(self):
+        folder = self.tmp / "swa-pattern"
+        folder.mkdir()
+        (folder / "notes.txt").write_text("hello")
+        with self.assertRaisesRegex(common.ResultError, "notes.txt: not a saved `swa pattern` output"):
+            fig_patterns.pattern_panels(folder)
+
+
 class SmallHelpers(unittest.TestCase):
     def test_field_paths(self):
-        self.assertEqual(make_plots.field_path(["results", 3, "window", "median_ms"]), "results[3].window.median_ms")
-        self.assertEqual(make_plots.field_path([]), "(top level)")
+        self.assertEqual(load.field_path(["results", 3, "window", "median_ms"]), "results[3].window.median_ms")
+        self.assertEqual(load.field_path([]), "(top level)")
 
     def test_milliseconds_keep_three_or_four_digits(self):
-        self.assertEqual([make_plots.format_ms(t) for t in (0.030944, 0.37561, 3.4145, 51.0266, 313.9006)],
+        self.assertEqual([common.format_ms(t) for t in (0.030944, 0.37561, 3.4145, 51.0266, 313.9006)],
                          ["0.0309", "0.376", "3.414", "51.03", "313.9"])
 
     def test_the_ladder_falls_back_to_the_largest_filling_shape(self):
         results = [{"B": 4, "H": 16, "N": n, "group": "fill"} for n in (512, 2048)]
         results.append({"B": 1, "H": 1, "N": 8192, "group": "exercise"})
-        self.assertEqual(make_plots.pick_ladder_shape(results), (4, 16, 2048))
+        self.assertEqual(fig_ladder.pick_ladder_shape(results), (4, 16, 2048))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,10 @@
   j = i + W + 1, and its correctness check fails on every query row but the last W + 1 (where that key
   does not exist). Everything is computed here from random scores, so the numbers are self-consistent.
 - swa-pattern/*.txt: the text `swa pattern` prints for the patterns of figure 4, so the tests can draw
-  figure 4 without a build.
+  figure 4 without a build. Figure 4 draws one panel per file there: add a pattern to PATTERN_OUTPUTS
+  and rerun this to give it a panel.
+- torch-bench.json: made-up numbers in the swa-torch-bench/1 format (python/), written by hand once for
+  the pytorch.png tests; not a measurement, and not remade by this script.
 """
 import argparse
 import json
@@ -27,7 +30,7 @@ SAMPLES = Path(__file__).resolve().parent
 KEPT_SHAPES = {("exercise", 512), ("exercise", 1024), ("exercise", 2048),
                ("fill", 1024), ("fill", 4096), ("fill", 16384)}
 
-# The patterns figure 4 draws: (spec, N, tile size or 0 for no tiles). make_plots.py lists the same.
+# The patterns figure 4 draws: (spec, N, tile size or 0 for no tiles), one panel per saved output.
 PATTERN_OUTPUTS = [("sliding:2", 8, 0), ("sliding:3", 16, 4), ("causal:3", 16, 4), ("dilated:1:4", 16, 4),
                    ("global:2:0,9", 16, 4), ("adaptive:0:4", 16, 4)]
 
