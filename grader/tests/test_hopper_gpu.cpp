@@ -16,11 +16,23 @@
 //                       many query tiles (the suite's correctness shapes fit in one wave of one-tile blocks)
 // Built for sm_90a; every test skips, saying why, without a GPU or on a GPU other than sm_90. A wait that
 // never completes is reported as such (bounded waits), never a hang.
+//
+// Each test runs its GPU work in a process of its own (GPU_TEST below): a kernel that faults (an illegal
+// address, say) leaves its CUDA context unusable for the rest of the process, so in one process the first
+// fault would fail every later test at its first cudaMalloc and hide what they would have said. The
+// child's failures come back to this process with their file and line; a child that dies (a signal, a
+// timeout) fails its test, saying so. This process itself never touches CUDA: a child forked after CUDA
+// was initialised could not use it.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <sstream>
@@ -51,6 +63,106 @@ using namespace hopper;
     if (major_ != 9 || minor_ != 0)                                                                                    \
       GTEST_SKIP() << "needs sm_90a (H100, H200) for TMA, wgmma and mbarrier tx; this GPU is sm_" << major_ << minor_; \
   } while (0)
+
+// ---------------------------------------------------------------------------------------------------
+// One process per test
+// ---------------------------------------------------------------------------------------------------
+
+// What a child reports, one record per test-part result: its type, line, file and message.
+void write_bytes(int fd, const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = write(fd, p, n);
+    if (w <= 0) return;
+    p += w, n -= static_cast<size_t>(w);
+  }
+}
+void write_record(int fd, int type, int line, const std::string& file, const std::string& message) {
+  const int header[4] = {type, line, static_cast<int>(file.size()), static_cast<int>(message.size())};
+  write_bytes(fd, header, sizeof(header));
+  write_bytes(fd, file.data(), file.size());
+  write_bytes(fd, message.data(), message.size());
+}
+bool read_bytes(int fd, void* data, size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    const ssize_t r = read(fd, p, n);
+    if (r <= 0) return false;
+    p += r, n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+constexpr int kRecordDone = -1;  // the child finished the test's body
+constexpr unsigned kChildTimeoutS = 240;  // under the suite's ctest TIMEOUT (300 s)
+
+// Runs `body` (the test's GPU work) in a child process and reports its results here, as if it had run in
+// this process. Returns the child's skip message, or "" when it did not skip.
+std::string run_in_child(void (*body)()) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    ADD_FAILURE() << "pipe() failed: cannot start the test's process";
+    return "";
+  }
+  std::fflush(stdout), std::fflush(stderr);  // nothing buffered is printed twice
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork() failed: cannot start the test's process";
+    close(fds[0]), close(fds[1]);
+    return "";
+  }
+  if (pid == 0) {  // the child: run the body, send every result, exit without running this process's exit code
+    close(fds[0]);
+    alarm(kChildTimeoutS);  // SIGALRM ends a child whose kernel never returns
+    ::testing::TestEventListeners& listeners = ::testing::UnitTest::GetInstance()->listeners();
+    delete listeners.Release(listeners.default_result_printer());  // the parent prints the results
+    const ::testing::TestResult& result = *::testing::UnitTest::GetInstance()->current_test_info()->result();
+    const int before = result.total_part_count();
+    body();
+    for (int i = before; i < result.total_part_count(); ++i) {
+      const ::testing::TestPartResult& r = result.GetTestPartResult(i);
+      write_record(fds[1], static_cast<int>(r.type()), r.line_number(), r.file_name() ? r.file_name() : "",
+                   r.message());
+    }
+    write_record(fds[1], kRecordDone, 0, "", "");
+    close(fds[1]);
+    std::fflush(stdout), std::fflush(stderr);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string skip;
+  bool done = false;
+  for (int header[4]; read_bytes(fds[0], header, sizeof(header));) {
+    std::string file(static_cast<size_t>(header[2]), '\0'), message(static_cast<size_t>(header[3]), '\0');
+    if (!read_bytes(fds[0], file.data(), file.size()) || !read_bytes(fds[0], message.data(), message.size())) break;
+    if (header[0] == kRecordDone)
+      done = true;
+    else if (header[0] == static_cast<int>(::testing::TestPartResult::kSkip))
+      skip = message.empty() ? "skipped" : message;
+    else if (header[0] != static_cast<int>(::testing::TestPartResult::kSuccess))
+      ADD_FAILURE_AT(file.empty() ? __FILE__ : file.c_str(), header[1]) << message;
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!done) {
+    if (WIFSIGNALED(status))
+      ADD_FAILURE() << "the test's process died of signal " << WTERMSIG(status)
+                    << (WTERMSIG(status) == SIGALRM ? " (timed out: a kernel or a wait that never returned)" : "");
+    else
+      ADD_FAILURE() << "the test's process ended before its test did (exit status " << WEXITSTATUS(status) << ")";
+  }
+  return skip;
+}
+
+// TEST whose body runs in a process of its own (run_in_child).
+#define GPU_TEST(suite, name)                                       \
+  void suite##_##name##_body();                                     \
+  TEST(suite, name) {                                               \
+    const std::string skip_ = run_in_child(&suite##_##name##_body); \
+    if (!skip_.empty()) GTEST_SKIP() << skip_;                      \
+  }                                                                 \
+  void suite##_##name##_body()
 
 // Device memory for one test.
 template <class T>
@@ -157,7 +269,7 @@ __global__ void mbarrier_phases(int* answers) {
   }
 }
 
-TEST(Mbarrier, PhasesAlternateParity) {
+GPU_TEST(Mbarrier, PhasesAlternateParity) {
   REQUIRE_SM90();
   Buffer<int> answers(8);
   mbarrier_phases<<<1, 128>>>(answers.ptr);
@@ -238,22 +350,22 @@ void check_tma_load(int outer, int rows, int cols, int col, int row, int at_oute
                             << "swizzle: " << diff;
 }
 
-TEST(TmaLoad, BoxInsideTheTensorLandsSwizzled) {
+GPU_TEST(TmaLoad, BoxInsideTheTensorLandsSwizzled) {
   REQUIRE_SM90();
   check_tma_load(1, 256, 64, 0, 64, 0);  // a 2-D tensor (outer = 1)
 }
 
-TEST(TmaLoad, SecondColumnBlockOfAWideRow) {
+GPU_TEST(TmaLoad, SecondColumnBlockOfAWideRow) {
   REQUIRE_SM90();
   check_tma_load(2, 130, 128, 64, 64, 1);  // D = 128: columns 64..127 of head 1
 }
 
-TEST(TmaLoad, RowsPastTheEndAreZerosNotTheNextHead) {
+GPU_TEST(TmaLoad, RowsPastTheEndAreZerosNotTheNextHead) {
   REQUIRE_SM90();
   check_tma_load(3, 100, 64, 0, 64, 1);  // rows 100..127 of head 1 would be head 2's rows 0..27 in 2-D
 }
 
-TEST(TmaLoad, BoxLargerThanTheTensor) {
+GPU_TEST(TmaLoad, BoxLargerThanTheTensor) {
   REQUIRE_SM90();
   check_tma_load(2, 1, 64, 0, 0, 1);  // N = 1: one row, 63 rows of zeros
 }
@@ -275,7 +387,7 @@ __global__ void tma_store_box(const __grid_constant__ CUtensorMap map, int col, 
   }
 }
 
-TEST(TmaStore, Fp32BoxWithRowsPastTheEndSkipped) {
+GPU_TEST(TmaStore, Fp32BoxWithRowsPastTheEndSkipped) {
   REQUIRE_SM90();
   const int outer = 2, rows = 100, cols = 64, col = 32, row = 64, at_outer = 0;
   const float sentinel = -7.25f;
@@ -303,8 +415,12 @@ TEST(TmaStore, Fp32BoxWithRowsPastTheEndSkipped) {
 // wgmma
 // ---------------------------------------------------------------------------------------------------
 
-// Writes rows x cols fp16 (row-major in `src`) into shared memory as stage 07 keeps its tiles: 64-column
-// blocks of rows x 128 bytes, one after the other, each 128B-swizzled.
+// Bytes of a rows x cols fp16 tile kept as stage 07 keeps its tiles: 64-column blocks of rows x 128 bytes,
+// one after the other, each 128B-swizzled. A row of a block is 128 bytes whatever the number of columns:
+// a tile of 16 columns (one k-step) still takes 128 bytes a row, of which the first 32 hold its values.
+SWA_HD int swizzled_tile_bytes(int rows, int cols) { return ceil_div(cols, 64) * rows * kSwizzleBytes; }
+
+// Writes rows x cols fp16 (row-major in `src`) into shared memory in that layout.
 __device__ void store_swizzled(__half* tile, const __half* src, int rows, int cols) {
   for (int e = threadIdx.x; e < rows * cols; e += blockDim.x) {
     const int r = e / cols, c = e % cols, block = c / 64;
@@ -317,7 +433,7 @@ __device__ void store_swizzled(__half* tile, const __half* src, int rows, int co
 // out[i][j] is written through AccumulatorCoord.
 __global__ void wgmma_ss_product(const __half* a, const __half* b, int K, float* out) {
   __half* a_tile = reinterpret_cast<__half*>(aligned_smem());
-  __half* b_tile = a_tile + 64 * K;
+  __half* b_tile = a_tile + swizzled_tile_bytes(64, K) / 2;  // 1024-aligned: a multiple of 8 rows of 128 bytes
   store_swizzled(a_tile, a, 64, K);
   store_swizzled(b_tile, b, 64, K);
   fence_proxy_async();  // ordinary stores, read next by wgmma (the async proxy)
@@ -341,7 +457,7 @@ void check_wgmma_ss(int K, uint32_t seed) {
   const std::vector<float> a = small_integers(64 * K, seed), b = small_integers(64 * K, seed + 1);
   Buffer<__half> da(to_half(a)), db(to_half(b));
   Buffer<float> out(std::vector<float>(64 * 64, NAN));
-  wgmma_ss_product<<<1, 128, 2 * 64 * K * 2 + kSwizzleAtomBytes>>>(da.ptr, db.ptr, K, out.ptr);
+  wgmma_ss_product<<<1, 128, 2 * swizzled_tile_bytes(64, K) + kSwizzleAtomBytes>>>(da.ptr, db.ptr, K, out.ptr);
   LAUNCHED("wgmma_ss_product");
   std::vector<float> want(64 * 64);
   for (int i = 0; i < 64; ++i)
@@ -362,17 +478,17 @@ void check_wgmma_ss(int K, uint32_t seed) {
                                        << diff;
 }
 
-TEST(WgmmaSS, OneKStep) {
+GPU_TEST(WgmmaSS, OneKStep) {
   REQUIRE_SM90();
   check_wgmma_ss(16, 11);
 }
 
-TEST(WgmmaSS, FourKStepsAlongASwizzledRow) {
+GPU_TEST(WgmmaSS, FourKStepsAlongASwizzledRow) {
   REQUIRE_SM90();
   check_wgmma_ss(64, 12);
 }
 
-TEST(WgmmaSS, TwoColumnBlocks) {
+GPU_TEST(WgmmaSS, TwoColumnBlocks) {
   REQUIRE_SM90();
   check_wgmma_ss(128, 13);
 }
@@ -413,7 +529,7 @@ void check_wgmma_rs(int keys, int D, uint32_t seed) {
   Buffer<float> dp(p);
   Buffer<__half> dv(to_half(v));
   Buffer<float> out(std::vector<float>(64 * D, NAN));
-  wgmma_rs_product<<<1, 128, keys * D * 2 + kSwizzleAtomBytes>>>(dp.ptr, dv.ptr, keys, D, out.ptr);
+  wgmma_rs_product<<<1, 128, swizzled_tile_bytes(keys, D) + kSwizzleAtomBytes>>>(dp.ptr, dv.ptr, keys, D, out.ptr);
   LAUNCHED("wgmma_rs_product");
   std::vector<float> want(64 * D);
   for (int i = 0; i < 64; ++i)
@@ -431,17 +547,17 @@ void check_wgmma_rs(int keys, int D, uint32_t seed) {
                             << ": " << diff;
 }
 
-TEST(WgmmaRS, OneKStepTransposedB) {
+GPU_TEST(WgmmaRS, OneKStepTransposedB) {
   REQUIRE_SM90();
   check_wgmma_rs(16, 64, 21);
 }
 
-TEST(WgmmaRS, AccumulatorAsAFragmentOver64Keys) {
+GPU_TEST(WgmmaRS, AccumulatorAsAFragmentOver64Keys) {
   REQUIRE_SM90();
   check_wgmma_rs(64, 64, 22);
 }
 
-TEST(WgmmaRS, TwoColumnBlocksOfV) {
+GPU_TEST(WgmmaRS, TwoColumnBlocksOfV) {
   REQUIRE_SM90();
   check_wgmma_rs(64, 128, 23);
 }
@@ -487,7 +603,7 @@ __global__ void tma_then_wgmma(const __grid_constant__ CUtensorMap q_map, const 
   for (int e = 0; e < 32; ++e) out[coord(e).i * 64 + coord(e).j] = s[e];
 }
 
-TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
+GPU_TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
   REQUIRE_SM90();
   for (int D : {64, 128}) {
     const std::vector<float> q = small_integers(64 * D, 31 + D), k = small_integers(64 * D, 32 + D);
@@ -496,7 +612,8 @@ TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
     const CUtensorMap k_map = encode_tensor_map(dk.ptr, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, 64, 1, 64, 64);
     Buffer<float> out(std::vector<float>(64 * 64, NAN));
     Buffer<int> status(1);
-    tma_then_wgmma<<<1, 128, 2 * 64 * D * 2 + 64 + kSwizzleAtomBytes>>>(q_map, k_map, D, out.ptr, status.ptr);
+    tma_then_wgmma<<<1, 128, 2 * swizzled_tile_bytes(64, D) + 64 + kSwizzleAtomBytes>>>(q_map, k_map, D, out.ptr,
+                                                                                        status.ptr);
     LAUNCHED("tma_then_wgmma");
     ASSERT_EQ(status.download()[0], 1) << "D = " << D << ": the TMA loads never completed the mbarrier";
     std::vector<float> want(64 * 64);
@@ -522,8 +639,9 @@ TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
 // Stage 07's solution where its blocks stream bands of many query tiles: enough heads that the tiles
 // outnumber the multiprocessors many times (a band is then up to a whole head), windows that keep key tiles
 // for the next query tile and windows too wide for the ring (then bands of two), both patterns, D = 64 and
-// 128. Every output element must be written and finite; four heads are compared with the reference.
-TEST(Stage07, LongBandsMatchTheReference) {
+// 128; and where they do not (one head: a query tile shared by the consumers, merged at the end). Every
+// output element must be written and finite; up to four heads are compared with the reference.
+GPU_TEST(Stage07, LongBandsMatchTheReference) {
   REQUIRE_SM90();
   const StageLibrary stage(stage_path(SWA_STAGE_DIR, "solution", "07_hopper"));
   struct Case {
@@ -544,6 +662,12 @@ TEST(Stage07, LongBandsMatchTheReference) {
   cases.push_back({64, 2048, 64, PatternSpec::sliding(300), 1.f});  // 11: too wide, bands of two
   cases.push_back({64, 2048, 128, PatternSpec::sliding(129), 1.f});  // 7 > 5 stages at D = 128: bands of two
   cases.push_back({16, 2048, 64, PatternSpec::sliding(2048), 1.f});  // full attention
+  // Few query tiles (one head): each block's single query tile is shared by the consumers and merged.
+  cases.push_back({1, 2048, 64, PatternSpec::sliding(128), 1.f});
+  cases.push_back({1, 2048, 64, PatternSpec::sliding(2048), 1.f});  // 32 key tiles through a ring of 10
+  cases.push_back({1, 2048, 128, PatternSpec::sliding(129), 1.f});
+  cases.push_back({3, 1013, 64, PatternSpec::causal(128), 100.f});
+  cases.push_back({2, 130, 64, PatternSpec::sliding(0), 1.f});  // one key tile: the second consumer gets none
   uint64_t seed = 70;
   for (const Case& c : cases) {
     Problem p;
@@ -564,9 +688,9 @@ TEST(Stage07, LongBandsMatchTheReference) {
     EXPECT_EQ(bad, 0u) << what << ": " << bad
                        << " elements unwritten or not finite, the first O[bh=" << first_bad / (c.N * c.D)
                        << ", i=" << first_bad / c.D % c.N << ", d=" << first_bad % c.D << "]";
-    const Comparison cmp = compare_heads(p, in, out, {0, 1, c.BH / 2, c.BH - 1});
+    const Comparison cmp = compare_heads(p, in, out, {0, std::min(1, c.BH - 1), c.BH / 2, c.BH - 1});
     EXPECT_TRUE(cmp.passed()) << what << ": " << cmp.summary();
-    if (HasFailure()) return;  // the first failing case says enough
+    if (::testing::Test::HasFailure()) return;  // the first failing case says enough
   }
 }
 

@@ -265,6 +265,19 @@ __device__ inline void wgmma_wait_group() {
   asm volatile("wgmma.wait_group.sync.aligned %0;" ::"n"(N) : "memory");
 }
 
+// ptxas schedules a wgmma_wait_group as early as its basic block allows (a wait costs it nothing in its
+// model), so ordinary code written between issuing a wgmma and waiting for it, the work meant to run while
+// the tensor cores do, can end up after the wait. Code passed to keep_before_wgmma_wait runs in a loop of
+// its own of one iteration, whose count neither compiler can see: no instruction moves in or out of it,
+// and the wait after it stays after it. Costs a compare and a branch.
+template <class F>
+__device__ inline void keep_before_wgmma_wait(F&& code) {
+  int once = 1;
+  asm volatile("" : "+r"(once));  // an opaque 1
+#pragma unroll 1
+  for (int i = 0; i < once; ++i) code();
+}
+
 // The compiler does not know that wgmma writes its registers asynchronously: after wgmma_wait_group, tie
 // the registers to this point, so that no read of the accumulator moves above the wait and no other value
 // reuses an A register before it.
@@ -354,6 +367,33 @@ struct AccumulatorCoord {
   }
 };
 
+// Hides (sets to -infinity) every score of the accumulator outside its row's run of visible keys: the
+// thread's row 0 (accumulator_row(e) = 0) keeps keys first[0] .. last[0], row 1 keeps first[1] .. last[1]
+// (key positions, not tile columns; first > last hides the whole row). A sliding window shows each query
+// one run of keys, so two bounds per row replace a test per score: the thread's columns are the constants
+// 8j + (e & 1) plus its lane's 2(lane % 4), so each score costs two compares against constants and a select.
+__device__ inline void mask_outside_rows(float (&s)[32], const AccumulatorCoord& at, const int (&first)[2],
+                                         const int (&last)[2]) {
+  const int lane_col = at.j0 + 2 * (at.lane & 3);  // key of the thread's column 0
+  int lo[2], hi[2];
+#pragma unroll
+  for (int r = 0; r < 2; ++r) lo[r] = first[r] - lane_col, hi[r] = last[r] - lane_col;
+#pragma unroll
+  for (int e = 0; e < 32; ++e) {
+    const int col = accumulator_col(e, 0);  // a constant once unrolled
+    if (col < lo[accumulator_row(e)] || col > hi[accumulator_row(e)]) s[e] = -INFINITY;
+  }
+}
+
+// ex2.approx.ftz.f32: 2^x in one MUFU.EX2 instruction (relative error about 2^-22). Results below 2^-126
+// flush to zero and exp2(-inf) = 0. exp2f() keeps such tiny results exact with three more instructions per
+// call, which the softmax's probabilities (summed next to the row's largest, 1) never notice.
+__device__ inline float exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // The max and the sum of a row over the four lanes that hold it.
 __device__ inline float quad_max(float x) {
   x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
@@ -392,6 +432,13 @@ __device__ inline void setmaxnreg_inc() {
 // __syncthreads() is barrier 0 and needs every thread of the block, some of which may have exited).
 __device__ inline void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
+// bar.arrive id, threads: count this thread towards barrier `id` without waiting for it. A warpgroup that
+// hands data to another arrives after writing it; the other waits with named_barrier_sync (same id and
+// count: both warpgroups, 256), after which it sees what was written before the arrival.
+__device__ inline void named_barrier_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;" ::"r"(id), "r"(threads) : "memory");
 }
 
 }  // namespace swa::hopper

@@ -1,0 +1,32 @@
+# Stage 07's timing variants: the solution built again with other compile-time switches (kernel.cu,
+# "Switches"), so that one run on the GPU machine times them side by side (bench_variants.sh beside this).
+#
+#   cmake --preset gpu -DSWA_STAGE07_VARIANTS=ON && cmake --build --preset gpu --target stage07_variants
+#
+# Each is a stage library named 07_<variant> under <build>/stages/experiments/solution/, the layout that
+# `swa bench --stages-dir <build>/stages/experiments --variant solution` reads (its --variant accepts only
+# solution and student). A variant is checked only by the bench's own output check, at the bench's shapes;
+# the test suite and the grader check the default build alone.
+option(SWA_STAGE07_VARIANTS "Also build stage 07's timing variants (solutions/07_hopper/experiments.cmake)" OFF)
+set(SWA_STAGE07_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+function(swa_stage07_variant name)
+  set(target swa_experiments_07_${name})
+  swa_add_stage(experiments "${SWA_STAGE07_DIR}" NAME 07_${name})
+  target_compile_definitions(${target} PRIVATE "SWA07_NAME=\"07_${name}\"" ${ARGN})
+  set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY "${SWA_STAGE_OUTPUT_DIR}/experiments/solution")
+  set_property(GLOBAL APPEND PROPERTY SWA_STAGE07_VARIANT_TARGETS ${target})
+endfunction()
+
+if(SWA_STAGE07_VARIANTS)
+  swa_stage07_variant(a_default)  # the stage as it is
+  swa_stage07_variant(b_pv_overlap SWA07_OVERLAP=1)  # only P V under the softmax; S waited for each tile
+  swa_stage07_variant(c_serial SWA07_OVERLAP=0)  # nothing under the softmax
+  swa_stage07_variant(d_unshared SWA07_SPLIT_KEYS=0)  # a one-tile band is one consumer's
+  swa_stage07_variant(e_three SWA07_CONSUMERS_D64=3)  # three consumer warpgroups at D = 64
+  swa_stage07_variant(f_three_pv SWA07_CONSUMERS_D64=3 SWA07_OVERLAP=1)
+  swa_stage07_variant(x_launch_only SWA07_DIAGNOSTIC=1)  # returns at once: the launch and the timing's cost
+  swa_stage07_variant(y_no_arithmetic SWA07_DIAGNOSTIC=2)  # loads, barriers and stores, no wgmma or softmax
+  get_property(targets GLOBAL PROPERTY SWA_STAGE07_VARIANT_TARGETS)
+  add_custom_target(stage07_variants DEPENDS ${targets})
+endif()
