@@ -120,7 +120,7 @@ function(swa_add_cpu_stage variant folder)
   target_include_directories(${target} BEFORE PRIVATE "${CMAKE_BINARY_DIR}/cpu-common")
   target_link_libraries(${target} PRIVATE swa_cpu_shim)
   target_compile_options(${target} PRIVATE -include "${PROJECT_SOURCE_DIR}/grader/cpu/cuda_cpu.h"
-                                           -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter)
+                                           -fno-strict-aliasing -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter)
   set_target_properties(${target} PROPERTIES
     OUTPUT_NAME "${stage}"
     PREFIX ""
