@@ -1,133 +1,160 @@
 #!/usr/bin/env bash
-# tools/gpu-check.sh: everything that needs the GPU, in one call, with a short summary last.
+# tools/gpu-check.sh: everything that needs the GPU, in one script, with a short summary last.
 #
-#   tools/gpu-check.sh [--quick] [--no-tests] [--no-bench] [--no-grade] [--no-python] [--only SECTION...]
+#   tools/gpu-check.sh                     every section below
+#   tools/gpu-check.sh --only tests,grade  some of them (a device call has a time limit: split the run)
+#   REPEATS=20 tools/gpu-check.sh --only repeat
 #
-# Builds for sm_90 (and sm_90a where a stage asks for it; CMake preset "gpu", header-only dependencies from
-# .deps/), runs the whole test suite (the GPU tests included), grades the starters, the solutions and the
-# planted stages, times the solutions (swa bench) and, where python/ and PyTorch are there, runs the Python
-# package's tests and its benchmark beside FlexAttention and SDPA. Full logs and result files land in
-# build/gpu-check/; with $OUT set (the device tool of the kit's developers), the JSON results and one
-# archive of the logs are copied there. On a machine without network, carry the dependencies in .deps/
-# (tools/pack-gpu-deps.sh) and Python wheels in .whl/; both are picked up when present.
+# Sections (each writes its logs and JSON to build/gpu-check/, and to $OUT when it is set):
+#   build       configure and build preset "gpu" (sm_90, and sm_90a where a stage asks; .deps/ for the
+#               header-only dependencies), with stage 07's timing variants; always runs first
+#   tests       the whole test suite (GPU tests included; python_gpu runs in "python")
+#   grade       starters (expect 0, not implemented), solutions (expect full marks, reference timings
+#               recorded), the planted off-by-one (plots' error figure)
+#   gradescope  the autograder zip built and run on the solutions as a submission
+#   repeat      $REPEATS (default 5) grades of the solutions: verdicts and speed-score spread
+#   bench       swa bench of every solution stage from 03 on, and stage 05 on every pattern
+#   variants    stage 07's timing variants (solutions/07_hopper/bench_variants.sh)
+#   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
+#   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 tests=1 bench=1 grade=1 python=1
-for arg in "$@"; do
-  case $arg in
-    --quick) quick=1 ;;
-    --no-tests) tests=0 ;;
-    --no-bench) bench=0 ;;
-    --no-grade) grade=0 ;;
-    --no-python) python=0 ;;
-    *) echo "usage: $0 [--quick] [--no-tests] [--no-bench] [--no-grade] [--no-python]" >&2; exit 2 ;;
+all=build,tests,grade,gradescope,repeat,bench,variants,python,ncu
+only=$all
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --only) only="build,$2"; shift 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
+want() { [[ ",$only," == *",$1,"* ]]; }
 
 out=build/gpu-check
-rm -rf "$out" && mkdir -p "$out"
+mkdir -p "$out"
 summary=()
 note() { summary+=("$*"); echo "== $*"; }
 elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 status=0
+B=build/gpu
 
 # Carried dependencies: a bubblewrap binary (the grader's sandbox) and Python wheels.
 if [[ -x .deps/bin/bwrap ]]; then
   export PATH="$PWD/.deps/bin:$PATH"
-  [[ -d .deps/bwrap-lib ]] && ! bwrap --version >/dev/null 2>&1 && export LD_LIBRARY_PATH="$PWD/.deps/bwrap-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  bwrap --version > /dev/null 2>&1 || export LD_LIBRARY_PATH="$PWD/.deps/bwrap-lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
-if compgen -G ".whl/*.whl" >/dev/null; then
+if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     > "$out/wheels.log" 2>&1 && export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
-
-export SWA_COMMIT=${SWA_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
-nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,memory.used --format=csv \
-  > "$out/gpu.txt" 2>&1
-note "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed'); bwrap: $(bwrap --version 2>/dev/null || echo none)"
+export SWA_COMMIT=${SWA_COMMIT:-$(git rev-parse --short HEAD 2> /dev/null || echo unknown)}
+note "GPU: $(nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader 2>/dev/null || echo none); bwrap: $(bwrap --version 2>/dev/null || echo none); commit $SWA_COMMIT"
 
 t0=$(date +%s)
-if ! { cmake --preset gpu && cmake --build --preset gpu -j "$(nproc)"; } > "$out/build.log" 2>&1; then
-  grep -E "error|Error" "$out/build.log" | head -n 30
+if ! { cmake --preset gpu -DSWA_STAGE07_VARIANTS=ON && cmake --build --preset gpu -j "$(nproc)"; } > "$out/build.log" 2>&1; then
+  grep -E "error" "$out/build.log" | head -n 30
   note "BUILD FAILED (log: build.log); building what compiles"
   cmake --build --preset gpu -j "$(nproc)" -- -k 0 >> "$out/build.log" 2>&1
   status=1
 fi
-spills=$(grep -a "bytes spill stores" "$out/build.log" | grep -vc " 0 bytes spill stores" || true)
-note "build: in $(elapsed "$t0"), ptxas spill warnings: $(grep -ac "Registers are spilled" "$out/build.log")"
+note "build: $(elapsed "$t0"), ptxas spill warnings: $(grep -ac "Registers are spilled" "$out/build.log")"
 
-if ((tests)); then
+if want tests; then
   t0=$(date +%s)
-  # Four test programs at once, each with its share of the cores for the CPU reference; the grader's own
-  # end-to-end tests time kernels and run alone (RUN_SERIAL).
-  # python_gpu runs below, with the Python package's bench.
-  OMP_NUM_THREADS=$(( $(nproc) / 4 > 0 ? $(nproc) / 4 : 1 )) timeout 540 ctest --preset gpu -j 4 -E '^python_gpu$' \
-    --output-junit "$PWD/$out/ctest.xml" > "$out/ctest.log" 2>&1
+  OMP_NUM_THREADS=4 timeout 450 ctest --preset gpu -j 4 -E '^python_gpu$' --timeout 400 > "$out/ctest.log" 2>&1
   rc=$?
-  line=$(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -n 1)
-  skipped=$(grep -c "(Skipped)" "$out/ctest.log" || true)
-  note "ctest: ${line:-no summary (rc $rc)}; skipped: $skipped; in $(elapsed "$t0")"
-  if ((rc != 0)); then
-    status=1
-    summary+=("$(grep -E '\*\*\*Failed|Timeout|Not Run|\(Failed\)' "$out/ctest.log" | head -n 25)")
-  fi
+  note "ctest: $(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -n 1) (rc $rc); skipped: $(grep -c "(Skipped)" "$out/ctest.log"); $(elapsed "$t0")"
+  ((rc == 0)) || { status=1; summary+=("$(grep -E '\*\*\*Failed|Timeout|Not Run|\(Failed\)' "$out/ctest.log" | head -n 25)"); }
 fi
 
-# The score table of a grade run: the lines from "Summary" to "TOTAL".
 score_table() { sed -n '/^Summary/,/TOTAL/p' "$1"; }
-
-if ((grade)); then
+if want grade; then
   for variant in student solution; do
     t0=$(date +%s)
-    timeout 300 build/gpu/swa grade --variant $variant --out "$out/grade-$variant" > "$out/grade-$variant.txt" 2>&1
+    extra=()
+    [[ $variant == solution ]] && extra=(--record-timings "$out/reference-timings.json")
+    timeout 300 $B/swa grade --variant $variant "${extra[@]}" --out "$out/grade-$variant" > "$out/grade-$variant.txt" 2>&1
     rc=$?
-    cp "$out/grade-$variant/grade.json" "$out/grade-$variant.json" 2>/dev/null
-    expect=$([[ $variant == student ]] && echo "starters: expect 0, not implemented" || echo "solutions: expect full marks")
-    note "grade $variant ($expect): exit $rc in $(elapsed "$t0")"
+    cp "$out/grade-$variant/grade.json" "$out/grade-$variant.json" 2> /dev/null
+    note "grade $variant ($([[ $variant == student ]] && echo 'expect 0, not implemented' || echo 'expect full marks')): exit $rc in $(elapsed "$t0")"
     summary+=("$(score_table "$out/grade-$variant.txt")")
     [[ $variant == solution ]] && ((rc != 0)) && status=1
   done
+  timeout 120 $B/swa grade --variant planted 04_off_by_one --out "$out/grade-planted" > "$out/grade-planted.txt" 2>&1
+  cp "$out/grade-planted/grade.json" "$out/grade-off-by-one.json" 2> /dev/null
+  note "grade planted 04_off_by_one (expect lost correctness and window points): $(grep -E '^  04_off_by_one' "$out/grade-planted.txt" | head -n 1)"
 fi
 
-if ((bench)); then
+if want gradescope; then
   t0=$(date +%s)
-  slow_fill="512,1024,2048,4096"
-  fast_fill="512,1024,2048,4096,8192,16384"
-  ((quick)) && fast_fill="512,2048,4096" slow_fill="512,4096"
-  fast=$(ls build/gpu/stages/solution/ | sed -n 's/\.so$//p' | grep -vE '^0[12]_' | paste -sd, -)
+  { SWA_RELEASE_WORKTREE=1 tools/make_gradescope.sh build/gradescope.zip &&
+    timeout 420 tools/gradescope_local.sh build/gradescope.zip solutions; } > "$out/gradescope.txt" 2>&1
+  rc=$?
+  note "gradescope zip, solutions through run_autograder: rc $rc in $(elapsed "$t0"): $(grep -E '^gradescope_local: score' "$out/gradescope.txt" | tail -n 1)"
+  cp build/gradescope-local/results/results.json "$out/gradescope-results.json" 2> /dev/null
+  ((rc == 0)) || status=1
+fi
+
+if want repeat; then
+  t0=$(date +%s)
+  timeout 500 python3 grader/tests/repeat_grade.py --swa $B/swa --runs "${REPEATS:-5}" --out "$out/repeat" > "$out/repeat.txt" 2>&1
+  rc=$?
+  note "repeat grades (${REPEATS:-5}): rc $rc in $(elapsed "$t0")"
+  summary+=("$(tail -n 14 "$out/repeat.txt")")
+fi
+
+if want bench; then
+  t0=$(date +%s)
+  fast=$(ls $B/stages/solution/ | sed -n 's/\.so$//p' | grep -vE '^0[12]_' | paste -sd, -)
   {
-    ((quick)) || timeout 200 build/gpu/swa bench --stages 01_naive,02_tiled_smem --fill-sizes "$slow_fill" \
-      --json "$out/bench-slow.json"
-    timeout 300 build/gpu/swa bench --stages "$fast" --fill-sizes "$fast_fill" --json "$out/bench-fast.json"
+    timeout 240 $B/swa bench --stages "$fast" --fill-sizes 512,1024,2048,4096,8192,16384 --json "$out/bench-fast.json"
+    timeout 150 $B/swa bench --stages 05_bonus_patterns --fill-sizes 4096 --json "$out/bench-patterns.json" \
+      --pattern sliding:128 causal:128 dilated:64:2 global:128:0 adaptive:64:192 exponential:128:128 block:256 sinks:128:0:4
   } > "$out/bench.txt" 2> "$out/bench-progress.log"
   rc=$?
   note "bench: rc $rc in $(elapsed "$t0") (tables: bench.txt)"
   ((rc == 0)) || { status=1; tail -n 5 "$out/bench-progress.log"; }
 fi
 
-# The Python package (python/): every solution stage against PyTorch, the bench beside FlexAttention and
-# SDPA (torch-bench.json), and the example; its own script prints its summary.
-if ((python)) && [[ -x python/run-on-gpu.sh ]] && python3 -c "import torch" 2>/dev/null; then
+if want variants && [[ -x solutions/07_hopper/bench_variants.sh ]]; then
   t0=$(date +%s)
-  quick_env=()
-  ((quick)) && quick_env=(QUICK=1)
-  env "${quick_env[@]}" timeout 560 python/run-on-gpu.sh build/gpu "$out" > "$out/python.txt" 2>&1
+  OUT="$PWD/$out/variants" timeout 420 solutions/07_hopper/bench_variants.sh gpu > "$out/variants.txt" 2>&1
+  note "stage 07 variants: rc $? in $(elapsed "$t0")"
+  summary+=("$(tail -n 16 "$out/variants.txt")")
+fi
+
+if want python && [[ -x python/run-on-gpu.sh ]] && python3 -c "import torch" 2> /dev/null; then
+  t0=$(date +%s)
+  timeout 420 python/run-on-gpu.sh $B "$out" > "$out/python.txt" 2>&1
   rc=$?
   note "python (swa_torch tests, bench, example): rc $rc in $(elapsed "$t0")"
   summary+=("$(sed -n '/^== swa_torch/,$p' "$out/python.txt")")
   ((rc == 0)) || status=1
 fi
 
+if want ncu && command -v ncu > /dev/null; then
+  for stage in 06 07; do
+    PYTHONPATH=python timeout 150 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
+      --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+      --section MemoryWorkloadAnalysis --section LaunchStats \
+      python3 -m swa_torch.profile --stage $stage --variant solution --shape 4,16,4096,64 --build-dir $B \
+      > "$out/ncu-$stage.txt" 2>&1
+    note "ncu stage $stage (4,16,4096,64): $(grep -E '^\s+(Duration|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per Thread)' "$out/ncu-$stage.txt" | awk '{$1=$1; print}' | paste -sd';' -)"
+  done
+fi
+
+# $OUT brings back a few files: the results the plots and docs read, and one archive of everything.
 if [[ -n ${OUT:-} ]]; then
-  cp "$out"/*.json "$OUT"/ 2>/dev/null
-  tar -czf "$OUT/logs.tar.gz" -C "$out" --exclude='*.json' . 2>/dev/null
+  for f in bench-fast bench-patterns grade-solution grade-off-by-one torch-bench reference-timings; do
+    [[ -f $out/$f.json ]] && cp "$out/$f.json" "$OUT/"
+  done
+  tar -czf "$OUT/gpu-check.tar.gz" -C "$out" . 2> /dev/null
 fi
 
 echo
 echo "==== summary ===="
 printf '%s\n' "${summary[@]}"
-if ((bench)) && [[ -f $out/bench.txt ]]; then
+if want bench && [[ -f $out/bench.txt ]]; then
   echo "---- benchmarks (speedup: over the same stage at W >= N; bound: tile-count bound) ----"
   grep -vE "^wrote|^GPU" "$out/bench.txt" | awk 'NR == 1 || !/^stage/'
 fi
