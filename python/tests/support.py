@@ -53,6 +53,9 @@ EXAMPLES = {
     "global": lambda N: ["global:3:0", "global:0:" + ",".join(str(g) for g in sorted({0, N // 2, N - 1})),
                          "global:8:"],
     "adaptive": lambda N: ["adaptive:0:40", f"adaptive:0:{N}"],
+    "exponential": lambda N: ["exponential:1", "exponential:4:2", f"exponential:{N}:3"],
+    "block": lambda N: ["block:1", "block:7", f"block:{N}"],
+    "sinks": lambda N: ["sinks:3:2", "sinks:5:0:4", f"sinks:{N}:1"],
 }
 
 # Sequence lengths of every stage's test: one query, around the exercise's tile of 64, a long odd one. Each
