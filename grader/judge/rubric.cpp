@@ -42,13 +42,12 @@ StageRubric default_stage_rubric(const std::string& name) {
   // N = 4096; 0.4 of the bound (0.64x, 1.28x, 2.56x, 5.12x) leaves it 18% or more of margin, while a kernel
   // at stage 04's speed (about 1.0x and 1.6x there) earns almost nothing.
   if (number == "06") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.4;
-  // Stage 07 (Hopper), provisional: 0.7 of the bound (1.12x, 2.24x, 4.48x; 8.96x). Its first version measured
-  // 1.12x, 1.71x, 2.98x, 9.95x on the H200 (23.6 of 30 points here), stage 06 1.12x, 1.88x, 3.03x, 9.11x
-  // (24.7): on one head both are one block's chain of key tiles, so no single fraction separates them with
-  // margin. Set for this version's predicted 5.5-7.5 us on one head (about 1.4-1.9x, 2.2-3.0x, 3.8-5.2x)
-  // and 55-70 us at (4, 16, 4096) (16-20x). After the H200 run: the largest fraction that leaves the
-  // solution 10% above every target, min over the shapes of speedup / (1.1 * bound).
-  if (number == "07") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.7;
+  // Stage 07 (Hopper) against the same baseline. Measured on the H200 with the judge's clock: 1.05x, 1.76x,
+  // 2.64x on one head (N = 512, 1024, 2048), 4.98x at (4, 16, 4096) with the output check still on the
+  // clock (about 10x without it, as the bench's 0.11 ms says). One head is a chain of key tiles for both
+  // tensor-core stages, so no fraction separates 07 from 06 there; 0.35 of the bound (0.66x, 1.21x, 2.33x,
+  // 4.48x) leaves the solution 13% or more above every target.
+  if (number == "07") r.speed_baseline = "mma", r.speed_tile_m = r.speed_tile_n = 64, r.speed_target = 0.35;
   return r;
 }
 

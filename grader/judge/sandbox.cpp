@@ -76,7 +76,8 @@ std::vector<std::string> bwrap_arguments(const std::string& private_dir, const s
   }
   for (const char* etc : {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"})
     a.insert(a.end(), {"--ro-bind-try", etc, etc});
-  for (const std::string& dir : library_dirs) a.insert(a.end(), {"--ro-bind", dir, dir});
+  // Library folders named by ld.so.conf may not exist (/lib32 on a system without 32-bit libraries).
+  for (const std::string& dir : library_dirs) a.insert(a.end(), {"--ro-bind-try", dir, dir});
   a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/dev/shm", "--ro-bind", "/sys", "/sys"});
   for (const char* pattern : {"/dev/nvidia*", "/dev/nvidia-caps", "/dev/dri"})
     for (const std::string& dev : glob_paths(pattern)) a.insert(a.end(), {"--dev-bind", dev, dev});

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "compare.h"
 #include "cuda_check.h"
@@ -72,10 +73,16 @@ void TimedProblem::validate_reference() {
 }
 
 bool TimedProblem::gpu_busy(double* longest_chunk_us) {
-  *longest_chunk_us = judge_gpu::probe(ctx_.calibration.probe_chunks, ctx_.stream).longest_chunk_us;
-  // Switched out for another process: a chunk far longer than any on the idle GPU (and than the
-  // clock's own granularity).
-  return *longest_chunk_us > std::max(200.0, 10 * ctx_.calibration.probe_chunk_us);
+  // Switched out for another process: a chunk far longer than any on the idle GPU (and than the clock's
+  // own granularity). One long chunk can be a passing hiccup (seen on the H200 with honest stages): busy
+  // only when three probes in a row, 2 ms apart, find one, which work left behind on purpose does.
+  const double limit = std::max(200.0, 10 * ctx_.calibration.probe_chunk_us);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    *longest_chunk_us = judge_gpu::probe(ctx_.calibration.probe_chunks, ctx_.stream).longest_chunk_us;
+    if (*longest_chunk_us <= limit) return false;
+  }
+  return true;
 }
 
 TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t arena_id, int count) {
@@ -92,10 +99,12 @@ TimedProblem::StageBatch TimedProblem::stage_batch(RemoteStage& stage, uint32_t 
   runner.thaw();
   const Clock::time_point t0 = Clock::now();
   b.outcome = stage.run(*arena_, arena_id, 0, count, ctx_.rubric.silence_timeout_s, /*check_code_after=*/false);
+  // The clock stops when the runner says done (it synchronised its whole device first); every output is
+  // checked right after, so work that goes on after "done" finds its outputs unwritten.
+  b.ms_per_launch = ms_since(t0) / count;
   judge_gpu::check_outputs(arena_->o(0), arena_->stride_floats(), references_.get(), n, n, count,
                            static_cast<float>(tol.atol), static_cast<float>(tol.rtol), checks, ctx_.stream);
   SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
-  b.ms_per_launch = ms_since(t0) / count;
   runner.freeze();
   stage.check_code();  // after the clock: reading the runner's maps takes a while
   b.checks.resize(count);
@@ -122,9 +131,7 @@ double TimedProblem::baseline_batch(const SwaStageApi& baseline, int count, bool
     if (baseline.forward(&full, &t, Workspace{}, ctx_.stream, message, sizeof(message)) != kSwaOk)
       throw std::runtime_error(std::string("the grader's baseline failed: ") + message);
   }
-  // The same check as after the stage's batch (its result unused), so that both clocks cover the same work.
-  judge_gpu::check_outputs(baseline_out_.get(), n, references_.get(), n, n, count, 1e-3f, 1e-2f, checks, ctx_.stream);
-  SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));
+  SWA_CUDA_CHECK(cudaStreamSynchronize(ctx_.stream));  // the launches, and nothing else, on the clock
   return ms_since(t0) / count;
 }
 

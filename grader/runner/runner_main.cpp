@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "protocol.h"
 #include "shared_arena.h"
@@ -65,7 +67,16 @@ struct Runner {
 
   void workspace(const Request& q, Reply& r) {
     if (!stage) return bad(r, "no stage loaded");
-    const Problem p = to_problem(q.problem, nullptr);
+    Problem p = to_problem(q.problem, nullptr);
+    // A stage sizes its workspace from the problem's sizes, never from the pattern's arrays (they are GPU
+    // memory when it runs): they are not sent for this question. Zeros stand in for them, so that the
+    // argument checks see arrays where the pattern has some, and reading them harms nothing.
+    std::vector<int32_t> zeros(static_cast<size_t>(std::max(0, p.N)), 0);
+    if (p.pattern.num_global > 0 && p.pattern.global_positions == nullptr) p.pattern.global_positions = zeros.data();
+    if (p.pattern.kind == PatternKind::kAdaptive) {
+      if (p.pattern.adaptive_left == nullptr) p.pattern.adaptive_left = zeros.data();
+      if (p.pattern.adaptive_right == nullptr) p.pattern.adaptive_right = zeros.data();
+    }
     r.value = stage->api().workspace_bytes(&p);
   }
 

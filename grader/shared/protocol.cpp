@@ -125,6 +125,7 @@ Problem to_problem(const ProblemSpec& s, const char* base) {
   p.pattern.kind = static_cast<PatternKind>(s.kind);
   p.pattern.left = s.left, p.pattern.right = s.right, p.pattern.dilation = s.dilation;
   p.pattern.num_global = s.num_global;
+  p.pattern.block_size = s.block_size, p.pattern.num_sinks = s.num_sinks;
   auto at = [base](uint64_t offset) {
     return offset == kNoOffset ? nullptr : reinterpret_cast<const int32_t*>(base + offset);
   };
@@ -141,6 +142,7 @@ ProblemSpec to_spec(const Problem& p) {
   s.kind = static_cast<int32_t>(p.pattern.kind);
   s.left = p.pattern.left, s.right = p.pattern.right, s.dilation = p.pattern.dilation;
   s.num_global = p.pattern.num_global;
+  s.block_size = p.pattern.block_size, s.num_sinks = p.pattern.num_sinks;
   s.global_positions = s.adaptive_left = s.adaptive_right = kNoOffset;
   return s;
 }

@@ -47,7 +47,7 @@ constexpr uint64_t kNoOffset = ~uint64_t{0};
 struct ProblemSpec {
   int32_t B, H, N, D;
   float scale;
-  int32_t kind, left, right, dilation, num_global;
+  int32_t kind, left, right, dilation, num_global, block_size, num_sinks;
   uint64_t global_positions, adaptive_left, adaptive_right;
 };
 

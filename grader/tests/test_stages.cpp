@@ -258,12 +258,15 @@ class SharedMemoryCap {
 TEST(Solutions, FitA99KBGpu) {
   REQUIRE_GPU();
   const SharedMemoryCap cap(99 * 1024);
+  std::vector<std::string> on_sm86;  // the stages an RTX 3090 runs (not the sm_90a Hopper stage)
+  for (const std::string& name : solution_names())
+    if (check_device(load("solution", name).info(), 86).empty()) on_sm86.push_back(name);
   int ran = 0;
   for (int N : {1, 63, 65, 1013, 2048})
     for (int D : {64, 128})
       for (const char* family : {"sliding", "causal"})
-        ran += check_case({1, 2, N, D, default_scale(D), family_pattern(family, N, 128, 3), 1.0f, 17u + N + D},
-                          solution_names());
+        ran +=
+            check_case({1, 2, N, D, default_scale(D), family_pattern(family, N, 128, 3), 1.0f, 17u + N + D}, on_sm86);
   EXPECT_GT(ran, 0);
 }
 

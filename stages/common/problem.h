@@ -808,7 +808,8 @@ struct SwaStageInfo {
 struct SwaStageApi {
   int32_t abi_version;  // kSwaAbiVersion when the stage was built; read before anything else
   SwaStageInfo info;
-  // Device scratch memory the stage needs for this problem, in bytes.
+  // Device scratch memory the stage needs for this problem, in bytes: from its sizes alone. It must not read
+  // the pattern's arrays (GPU memory when the stage runs; the grader may pass placeholders).
   size_t (*workspace_bytes)(const swa::Problem* problem);
   // Enqueue the computation of O on `stream`; does not synchronize. On failure, returns a SwaStatus
   // other than kSwaOk and writes a message into error[0 .. error_capacity).
