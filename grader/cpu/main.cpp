@@ -69,20 +69,11 @@ struct Tally {
 };
 
 // One correctness case, in both thread orders: the facts the grader's hints read.
-CaseFacts correctness_case(const SwaStageApi& stage, const CaseSpec& c, const Tiles& tiles, bool verbose) {
+CaseFacts correctness_case(const SwaStageApi& stage, const CaseSpec& c, const CaseScope& scope, bool verbose) {
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);
-  CaseFacts f;
-  f.name = c.name;
-  f.multi_head = c.B * c.H > 1;
-  f.partial_tile = c.N % tiles.m != 0 || c.N % tiles.n != 0;
-  f.window_zero = spec.kind != PatternKind::kAdaptive && spec.left == 0 && spec.right == 0;
-  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N - 1 && spec.right >= c.N - 1;
-  f.large_inputs = c.amplitude > 1;
-  f.scale_one = c.scale == 1.0f;
-  f.asymmetric = spec.kind == PatternKind::kSlidingWindow && spec.left != spec.right;
-  f.D = c.D;
-  f.tiles = tiles;
+  const Tiles tiles{scope.tile_m, scope.tile_n};
+  CaseFacts f = case_facts(c, spec, scope);
   const HostInputs in = random_inputs(p, c.seed, c.amplitude);
   const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
   std::ostringstream report;
@@ -209,7 +200,7 @@ int main(int argc, char** argv) {
   int passed = 0;
   for (const CaseSpec& c : correctness_cases(case_scope(info), seed)) {
     if (c.N > max_n) continue;
-    facts.push_back(correctness_case(*stage, c, tiles, verbose));
+    facts.push_back(correctness_case(*stage, c, case_scope(info), verbose));
     passed += facts.back().passed;
   }
   const bool not_implemented =

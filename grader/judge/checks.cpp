@@ -139,19 +139,8 @@ CaseOutcome correctness_case(JudgeContext& ctx, RemoteStage& stage, const CaseSp
   const Tiles tiles{scope.tile_m, scope.tile_n};
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);
-  CaseOutcome out{case_header(c), {}};
+  CaseOutcome out{case_header(c), case_facts(c, spec, scope)};
   CaseFacts& f = out.facts;
-  f.name = c.name;
-  f.multi_head = c.B * c.H > 1;
-  f.partial_tile = c.N % tiles.m != 0 || c.N % tiles.n != 0;
-  f.window_zero = spec.kind != PatternKind::kAdaptive && spec.left == 0 && spec.right == 0;
-  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N - 1 && spec.right >= c.N - 1;
-  f.large_inputs = c.amplitude > 1;
-  f.scale_one = c.scale == 1.0f;
-  f.asymmetric = spec.kind == PatternKind::kSlidingWindow && spec.left != spec.right;
-  f.D = c.D;
-  f.base_D = scope.base_head_dim();
-  f.tiles = tiles;
 
   const HostInputs in = random_inputs(p, c.seed, c.amplitude);
   const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
@@ -390,6 +379,22 @@ std::string megabytes(double bytes) {
   s.precision(bytes < 1e7 ? 2 : 0);
   s << std::fixed << bytes / 1e6 << " MB";
   return s.str();
+}
+
+CaseFacts case_facts(const CaseSpec& c, const PatternSpec& spec, const CaseScope& scope) {
+  CaseFacts f;
+  f.name = c.name;
+  f.multi_head = c.B * c.H > 1;
+  f.partial_tile = c.N % scope.tile_m != 0 || c.N % scope.tile_n != 0;
+  f.window_zero = spec.kind != PatternKind::kAdaptive && spec.left == 0 && spec.right == 0;
+  f.full_window = spec.kind == PatternKind::kSlidingWindow && spec.left >= c.N - 1 && spec.right >= c.N - 1;
+  f.large_inputs = c.amplitude > 1;
+  f.scale_one = c.scale == 1.0f;
+  f.asymmetric = spec.kind == PatternKind::kSlidingWindow && spec.left != spec.right;
+  f.D = c.D;
+  f.base_D = scope.base_head_dim();
+  f.tiles = Tiles{scope.tile_m, scope.tile_n};
+  return f;
 }
 
 std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed) {

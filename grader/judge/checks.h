@@ -18,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "feedback.h"
 #include "gpu_memory.h"
+#include "pattern_spec.h"
 #include "problem.h"
 #include "protocol.h"
 #include "remote_stage.h"
@@ -101,6 +103,9 @@ CaseScope case_scope(const SwaStageInfo& declared);
 
 // The correctness cases: fixed shapes that each exercise one difficulty, with fresh inputs from `seed`,
 // and a few random shapes.
+// What a case is about (several heads, a partial tile, W = 0, ...), for the hints (feedback.h): the facts
+// a correctness case starts from, before its outcome is known.
+CaseFacts case_facts(const CaseSpec& c, const PatternSpec& spec, const CaseScope& scope);
 std::vector<CaseSpec> correctness_cases(const CaseScope& scope, uint64_t seed);
 // The window-constraint cases: one per pattern kind (two for the sliding window), small enough that
 // every weight can be recovered.
