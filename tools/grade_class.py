@@ -142,6 +142,7 @@ def build_student(student, kernels, settings, logs):
         prefix = sandbox_prefix([ROOT / p for p in KIT_BUILD_INPUTS if (ROOT / p).exists()] + [work], [build])
     configure = prefix + ["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
                           f"-DSWA_STAGES_DIR={work}", "-DSWA_BUILD_TESTS=OFF", "-DSWA_BUILD_SOLUTIONS=OFF",
+                          "-DSWA_BUILD_PYTHON=OFF",
                           f"-DCMAKE_CUDA_ARCHITECTURES={settings.arch}"]
     configure_log = logs / "configure.log"
     status = run_logged(configure, configure_log, settings.build_timeout)
@@ -270,7 +271,7 @@ def prepare(args):
         # Slurm login node without a GPU builds a grader that runs on the nodes' GPUs.
         arch = args.arch or (cuda_architectures() if meta["gpu"] else None)
         configure = ["cmake", "-S", ROOT, "-B", build, "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                     "-DSWA_BUILD_TESTS=OFF", "-DSWA_BUILD_SOLUTIONS=OFF"]
+                     "-DSWA_BUILD_TESTS=OFF", "-DSWA_BUILD_SOLUTIONS=OFF", "-DSWA_BUILD_PYTHON=OFF"]
         configure += [f"-DCMAKE_CUDA_ARCHITECTURES={arch}"] if arch else []
         for command in (configure,
                         ["cmake", "--build", build, "--target", "swa"]):
