@@ -65,15 +65,6 @@ class Progress {
   std::string last_check_;
 };
 
-std::string last_lines(const std::string& path, size_t count) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  std::string text;
-  for (size_t k = lines.size() > count ? lines.size() - count : 0; k < lines.size(); ++k) text += "\n    | " + lines[k];
-  return text;
-}
-
 std::vector<std::string> build_log_names(const std::string& dir) {
   std::vector<std::string> names;
   std::error_code ec;
@@ -320,13 +311,14 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
       std::string message = "the stage library " + library + " does not exist: the stage did not compile";
       const std::string build_log = (fs::path(o.build_logs) / (name + ".log")).string();
       if (!o.build_logs.empty() && fs::exists(build_log))
-        message += "; the end of its build log (" + build_log + "):" + last_lines(build_log, 25);
+        message += "; the end of its build log (" + build_log + "):" + log_tail(build_log, 25);
       result = ungraded_stage(name, "missing", message, o.rubric.stage(name));
     } else {
       result = grade_stage(ctx, {name, library});
     }
+    result["seconds"] = seconds_since(start);  // the stage's wall time, runner start to its last check
     results.push_back(result);
-    progress.done(name, results.back(), seconds_since(start));
+    progress.done(name, results.back(), result["seconds"].get<double>());
   }
   cudaStreamDestroy(ctx.stream);
 

@@ -176,6 +176,15 @@ void print_report(const json& report, std::ostream& out, bool verbose) {
   out << line;
 }
 
+std::string log_tail(const std::string& path, size_t count) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::string text;
+  for (size_t k = lines.size() > count ? lines.size() - count : 0; k < lines.size(); ++k) text += "\n    | " + lines[k];
+  return text;
+}
+
 void write_file_atomically(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp-" + std::to_string(getpid());
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -30,6 +30,10 @@ nlohmann::json gradescope_results(const nlohmann::json& report);
 // The terminal report. `verbose` shows every failing case instead of the first few.
 void print_report(const nlohmann::json& report, std::ostream& out, bool verbose = false);
 
+// The last `count` lines of a log file, each on a line of its own after "    | ", for a report's message
+// (a stage's build log, the log of a runner that crashed or hung).
+std::string log_tail(const std::string& path, size_t count);
+
 // Writes `text` to `path` through a temporary file in the same folder and a rename: a reader sees the
 // old file or the new one, never a part of either.
 void write_file_atomically(const std::string& path, const std::string& text);

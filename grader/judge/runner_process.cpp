@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include "report.h"
 #include "sandbox.h"
 
 extern char** environ;
@@ -71,15 +72,6 @@ std::vector<pid_t> descendants_of(pid_t root) {
     for (pid_t c : children_of(p)) todo.push_back(c);
   }
   return all;
-}
-
-std::string last_lines(const std::string& path, size_t count) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  std::string text;
-  for (size_t k = lines.size() > count ? lines.size() - count : 0; k < lines.size(); ++k) text += "\n    | " + lines[k];
-  return text;
 }
 
 void copy_file(const std::string& from, const std::string& to, fs::perms mode) {
@@ -229,7 +221,7 @@ RunnerProcess::RunnerProcess(const RunnerLaunch& launch) {
     const std::string how = exit_description();
     kill_all();
     throw std::runtime_error("the sandbox (bubblewrap) did not start the runner: bwrap " + how + "; its output (" +
-                             launch.log + "):" + last_lines(launch.log, 6));
+                             launch.log + "):" + log_tail(launch.log, 6));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "checks.h"
+#include "report.h"
 #include "launch.h"
 
 namespace swa {
@@ -13,15 +14,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::string log_tail(const std::string& path, size_t count) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  std::string text;
-  for (size_t k = lines.size() > count ? lines.size() - count : 0; k < lines.size(); ++k) text += "\n    | " + lines[k];
-  return text;
-}
 
 json skipped(const char* name, double max_score, const std::string& why) {
   json c = check_result(name, 0, max_score, why);
@@ -94,10 +86,20 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
     return result;
   };
   json checks = json::array(), time_limit_measurement;
+  double start_seconds = 0;  // starting the runner and loading the stage
   Declared declared;
   try {
     RemoteStage stage(ctx.launch(target.library, target.name));
     declared = stage.load(target.name);
+    Clock::time_point lap = Clock::now();
+    start_seconds = std::chrono::duration<double>(lap - start).count();
+    // Each check's wall time, in grade.json (what a grade's minutes go to).
+    auto timed = [&](json check) {
+      const Clock::time_point now = Clock::now();
+      check["seconds"] = std::chrono::duration<double>(now - lap).count();
+      lap = now;
+      return check;
+    };
     // A stage built for another GPU is skipped, saying so: no zero with a misleading hint.
     const SwaStageInfo info = declared.info();
     if (const std::string why = check_device(info, compute_capability()); !why.empty()) {
@@ -106,7 +108,7 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
       return result;
     }
     bool not_implemented = false;
-    json correctness = correctness_check(ctx, stage, points, &not_implemented);
+    json correctness = timed(correctness_check(ctx, stage, points, &not_implemented));
     if (not_implemented) {
       json result =
           ungraded_stage(target.name, "not implemented",
@@ -114,16 +116,16 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
       result["checks"][0]["cases"] = correctness["cases"];
       return result;
     }
-    json window = window_check(ctx, stage, points);
+    json window = timed(window_check(ctx, stage, points));
     json speed;
     const bool all_correct = correctness["score"].get<double>() >= points.correctness - 1e-9;
     if (points.speed > 0) {
       speed = all_correct
-                  ? speed_check(ctx, stage, target.name, points, &violations)
+                  ? timed(speed_check(ctx, stage, target.name, points, &violations))
                   : skipped("speed", points.speed, "skipped: every correctness case must pass before speed counts");
     } else if (points.time_limit_factor > 0) {
       bool too_slow = false;
-      time_limit_measurement = time_limit(ctx, stage, target.name, points, &violations, &too_slow);
+      time_limit_measurement = timed(time_limit(ctx, stage, target.name, points, &violations, &too_slow));
       if (too_slow) {
         char text[300];
         std::snprintf(text, sizeof(text),
@@ -137,7 +139,7 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
         return result;
       }
     }
-    json memory = memory_check(ctx, target, stage, points);
+    json memory = timed(memory_check(ctx, target, stage, points));
     const int left_behind = stage.process().stop();
     if (left_behind > 0)
       throw StageRejected("the stage started processes of its own (" + std::to_string(left_behind) +
@@ -198,6 +200,7 @@ json grade_stage(JudgeContext& ctx, const GradeTarget& target) {
                    {"tile_m", declared.tile_m},
                    {"tile_n", declared.tile_n}}}};
   if (!time_limit_measurement.is_null()) result["time_limit"] = time_limit_measurement;
+  result["start_seconds"] = start_seconds;
   return result;
 }
 
