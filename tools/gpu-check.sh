@@ -13,7 +13,8 @@
 #               recorded), the planted off-by-one (plots' error figure)
 #   gradescope  the autograder zip built and run on the solutions as a submission
 #   repeat      $REPEATS (default 5) grades of the solutions: verdicts and speed-score spread
-#   bench       swa bench of every solution stage from 03 on, and stage 05 on every pattern
+#   bench       swa bench of every solution stage (01-02 at fewer sizes: the ladder figure), and stage 05
+#               on every pattern
 #   variants    stage 07's timing variants (solutions/07_hopper/bench_variants.sh)
 #   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
 #   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64)
@@ -108,6 +109,8 @@ if want bench; then
   fast=$(ls $B/stages/solution/ | sed -n 's/\.so$//p' | grep -vE '^0[12]_' | paste -sd, -)
   {
     timeout 240 $B/swa bench --stages "$fast" --fill-sizes 512,1024,2048,4096,8192,16384 --json "$out/bench-fast.json"
+    timeout 120 $B/swa bench --stages 01_naive,02_tiled_smem --fill-sizes 4096 \
+      --json "$out/bench-slow.json"
     timeout 150 $B/swa bench --stages 05_bonus_patterns --fill-sizes 4096 --json "$out/bench-patterns.json" \
       --pattern sliding:128 causal:128 dilated:64:2 global:128:0 adaptive:64:192 exponential:128:128 block:256 sinks:128:0:4
   } > "$out/bench.txt" 2> "$out/bench-progress.log"
@@ -143,9 +146,9 @@ if want ncu && command -v ncu > /dev/null; then
   done
 fi
 
-# $OUT brings back a few files: the results the plots and docs read, and one archive of everything.
+# $OUT brings back a few files (the device tool returns 8 at most): the results the plots and docs read, and one archive of everything.
 if [[ -n ${OUT:-} ]]; then
-  for f in bench-fast bench-patterns grade-solution grade-off-by-one torch-bench reference-timings; do
+  for f in bench-fast bench-slow bench-patterns grade-solution grade-off-by-one torch-bench reference-timings; do
     [[ -f $out/$f.json ]] && cp "$out/$f.json" "$OUT/"
   done
   tar -czf "$OUT/gpu-check.tar.gz" -C "$out" . 2> /dev/null

@@ -25,6 +25,31 @@ def verdicts(stage):
     return (stage.get("status"),) + tuple((c["name"], c["status"]) for c in stage.get("checks", []))
 
 
+def time_shares(reports, names):
+    """Each stage's median wall time, split into the runner's start and its checks (grade.json's seconds)."""
+    def median(values):
+        values = sorted(v for v in values if v is not None)
+        return values[len(values) // 2] if values else None
+
+    parts = []
+    outside = median([r.get("execution_time_s", 0) - sum(s.get("seconds", 0) for s in r["stages"]) for r in reports])
+    if outside is not None:
+        parts.append(f"outside the stages {outside:.1f}")
+    for name in names:
+        entries = [next(s for s in r["stages"] if s["stage"] == name) for r in reports]
+        total = median([e.get("seconds") for e in entries])
+        if total is None:
+            continue
+        pieces = [f"start {median([e.get('start_seconds') for e in entries]) or 0:.1f}"]
+        for check in ("correctness", "window", "memory", "speed"):
+            value = median([next((c.get("seconds") for c in e.get("checks", []) if c["name"] == check), None)
+                            for e in entries])
+            if value is not None:
+                pieces.append(f"{check} {value:.1f}")
+        parts.append(f"{name} {total:.1f} ({', '.join(pieces)})")
+    return "; ".join(parts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stages", nargs="*", help="stages to grade (default: all of the variant)")
@@ -84,6 +109,7 @@ def main() -> int:
     ok = ok and slowest < args.max_seconds
     print(f"\ngrade time: {min(seconds):.1f} to {slowest:.1f} s (median {sorted(seconds)[len(seconds) // 2]:.1f} s), "
           f"limit {args.max_seconds:g} s")
+    print("where the time goes (median seconds of the runs): " + time_shares(reports, names))
     iso = reports[0].get("isolation", {})
     print(f"runners: sandbox {iso.get('sandbox')}, sharing {iso.get('sharing')}, GPU memory by {iso.get('gpu_memory')}")
     print("STEADY" if ok else "NOT STEADY: see the table")
