@@ -34,7 +34,7 @@ QUICK_SHAPES = [(1, 1, 2048, 64), (4, 16, 4096, 64)]
 LIBRARY_METHODS = ("flex", "sdpa_flash", "sdpa_cudnn", "sdpa_band")
 LABELS = {"flex": "FlexAttention", "sdpa_flash": "SDPA full (flash)", "sdpa_cudnn": "SDPA full (cuDNN)",
           "sdpa_band": "SDPA + bool mask"}
-# PyTorch's figures on an H200 (2026-12-02, sliding:128, the same method; /work/shared/gpu/README.md), in ms:
+# PyTorch's figures on an H200 (2026-12-02, sliding:128, measured by timing.py's method), in ms:
 # a run on that GPU should land near them. Printed beside the measurements, and only for sliding:128.
 ANCHOR_PATTERN = "sliding:128"
 ANCHORS_MS = {

@@ -1,4 +1,4 @@
-"""GPU time of one call, the way /work/shared/gpu/README.md measured the libraries' figures.
+"""GPU time of one call, by the method behind the libraries' anchor figures in bench.py (ANCHORS_MS).
 
 For each run: write a 256 MiB buffer (the L2 cache, 60 MB on an H200, holds none of the inputs after),
 enqueue a spin kernel (torch.cuda._sleep) long enough to cover the CPU time of enqueuing the call, then

@@ -1,6 +1,6 @@
-// Planted cheat (partial work): stage 05's solution, declaring only two of its five patterns (sliding and
+// Planted cheat (partial work): stage 05's solution, declaring only two of its eight patterns (sliding and
 // causal). The old grader tested what a stage declared, so it lost nothing. Caught: the rubric says which
-// patterns stage 05 must implement; the cases of the other three fail, each saying "does not implement".
+// patterns stage 05 must implement; the cases of the other six fail, each saying "does not implement".
 #include "stage.h"
 
 #pragma push_macro("SWA_EXPORT_STAGE")
