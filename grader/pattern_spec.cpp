@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "tile_mask.h"
+
 namespace swa {
 
 PatternSpec PatternSpec::sliding(int left, int right) {

@@ -2,8 +2,8 @@
 //
 // It reads the same fp16 inputs as the GPU (so both compute the same function of the same numbers) and
 // computes every score, softmax and output in double. It enumerates the keys a query sees on its own,
-// from the definitions in docs/patterns.md, not through problem.h's Pattern::allows or TileMask: the
-// tests check each against the other.
+// from the definitions in docs/patterns.md, not through problem.h's Pattern::allows or tile_mask.h's
+// TileMask: the tests check each against the other.
 //
 // Work is O(B*H*N*K*D) for K visible keys per query, never O(N^2) for window patterns.
 #pragma once

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cuda_check.h"
+#include "tile_mask.h"
 
 namespace swa {
 namespace {

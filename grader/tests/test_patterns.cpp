@@ -1,8 +1,8 @@
-// test_patterns.cpp: the mask predicate and the tile masks of problem.h.
+// test_patterns.cpp: the mask predicate of problem.h and the tile masks of tile_mask.h.
 //
 // Three independent descriptions of each pattern must agree:
 //   Pattern::allows(i, j)              problem.h, what kernels use element by element;
-//   TileMask                           problem.h, what kernels use to skip and to mask whole tiles;
+//   TileMask                           tile_mask.h, what kernels use to skip and to mask whole tiles;
 //   reference::visible_keys(i)         reference.cpp, an enumeration written from the definitions.
 // The pictures in docs/patterns.md are checked against Pattern::allows, so the docs cannot drift.
 #include <gtest/gtest.h>
@@ -17,6 +17,7 @@
 
 #include "pattern_spec.h"
 #include "reference.h"
+#include "tile_mask.h"
 
 namespace swa {
 namespace {

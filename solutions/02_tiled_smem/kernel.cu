@@ -52,7 +52,7 @@ __global__ void __launch_bounds__(kThreads, 1)  // one block per SM is enough: e
   const float scale_log2 = p.scale * kLog2e;  // scores in base 2: exp(x) = exp2(x * log2(e))
   const int num_key_tiles = swa::ceil_div(p.N, swa::kTileN);
 
-  // May query i see key j? apply_mask (problem.h) asks it of each score, at the (query, key) that
+  // May query i see key j? apply_mask (tile_mask.h) asks it of each score, at the (query, key) that
   // score_coord (tiles.cuh) gives for each of this thread's 16 registers.
   auto visible = [&](int i, int j) { return j < p.N && i - p.pattern.left <= j && j <= i + p.pattern.right; };
 

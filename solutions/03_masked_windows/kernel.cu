@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D, Elem>)
   };
 
   // Step 3: the element mask of a partial tile: hide (set to -infinity) each of this thread's scores
-  // whose key j is past N or outside the window of query i. apply_mask (problem.h) visits the 16 scores
+  // whose key j is past N or outside the window of query i. apply_mask (tile_mask.h) visits the 16 scores
   // with their (i, j) from score_coord (tiles.cuh); say which pairs are visible.
   auto mask_partial = [&](float(&s)[kRowsPerThread][kKeysPerThread], int j0) {
     // BEGIN SOLUTION

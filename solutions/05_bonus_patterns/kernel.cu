@@ -4,7 +4,7 @@
 // exponential, block-diagonal and sink patterns all run through one online-softmax kernel. A pattern is
 // made of parts (problem.h, section 2; docs/patterns.md), and each part is computed the way that suits it:
 //   - the rows' local windows and the keys every query sees (global keys, sinks): tile by tile as in
-//     stage 04, walking only the key tiles they touch (TileWalk, problem.h) and masking only the partial
+//     stage 04, walking only the key tiles they touch (TileWalk, tile_mask.h) and masking only the partial
 //     ones, by comparing each key with its row's window (ThreadRows below);
 //   - the exponential pattern's offsets, keys i +- W*2^k: gathered one key per row at a time (about
 //     2 log2(N/W) of them per query), where visiting their tiles would compute 64 x 64 scores to use 64;
@@ -423,7 +423,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSM<D, Elem>)
     key_tile_scores<D>(s, tile, k_head, v_head, j0, p.N, scale_log2, ty, tx);
 
     // Step 3: the mask. A full tile (TileWalk::classify) needs none. In a partial one, hide (-infinity)
-    // every score whose key its row does not see: apply_mask (problem.h) with the (i, j) of score_coord
+    // every score whose key its row does not see: apply_mask (tile_mask.h) with the (i, j) of score_coord
     // (tiles.cuh), asking rows.sees(i, j, keys), where keys = thread_keys<kParts>(p.pattern, p.N, j0, tx,
     // rows.i_first) describes this thread's keys of the tile (keys past N are never seen).
     // BEGIN SOLUTION

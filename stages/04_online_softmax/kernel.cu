@@ -4,7 +4,7 @@
 // when a new key tile raises the max, what was accumulated so far (l and O) is rescaled by
 // exp(m_old - m_new), so after the last tile O / l is exactly the softmax-weighted sum. Every score is
 // computed once, K and V are read once, and nothing but O is written to global memory.
-// The tiles to visit and which of them to mask now come from TileMask (problem.h): the general form of
+// The tiles to visit and which of them to mask now come from TileMask (tile_mask.h): the general form of
 // what you wrote in stage 03, exact for every pattern.
 //
 // In stages/ the steps marked TODO(student) are yours to write; the instructor's solutions/ holds the answers.

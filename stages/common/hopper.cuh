@@ -55,6 +55,7 @@
 
 #include "cuda_check.h"
 #include "problem.h"
+#include "tile_mask.h"
 
 #if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #error "hopper.cuh needs the arch-specific target sm_90a: compile with -gencode=arch=compute_90a,code=sm_90a"
@@ -357,7 +358,7 @@ __device__ inline void wgmma_m64n64k16_rs_nmajor(float (&d)[32], const uint32_t 
 SWA_HD int accumulator_row(int e) { return (e >> 1) & 1; }
 SWA_HD int accumulator_col(int e, int lane) { return 8 * (e >> 2) + 2 * (lane & 3) + (e & 1); }
 
-// (query, key) of each accumulator register, for swa::apply_mask (problem.h): the tile's first query i0 and
+// (query, key) of each accumulator register, for swa::apply_mask (tile_mask.h): the tile's first query i0 and
 // first key j0, the warp within the warpgroup and the lane. Usage, on the 32 scores of a 64 x 64 tile:
 //     swa::apply_mask(s, hopper::AccumulatorCoord{i0, j0, warp, lane}, visible);
 struct AccumulatorCoord {

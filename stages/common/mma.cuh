@@ -73,6 +73,7 @@
 #include <cstdint>
 
 #include "problem.h"
+#include "tile_mask.h"
 
 namespace swa::mma {
 
@@ -154,7 +155,7 @@ __device__ inline void cp_async_wait_group() {
 // The (query, key) of register e of a score tile kept as accumulators, float s[kFragments][4]: fragment
 // e / 4 holds keys j0 + 8 (e / 4) .. + 7 of the 16 queries from i0, and register e % 4 of this lane is
 // row g (+ 8 for registers 2, 3), column 2t (+ 1 for registers 1, 3), with g = lane / 4, t = lane % 4.
-// For swa::apply_mask (problem.h), whose two-dimensional form numbers the registers e = 4 * fragment + r:
+// For swa::apply_mask (tile_mask.h), whose two-dimensional form numbers the registers e = 4 * fragment + r:
 //     swa::apply_mask(s, mma::AccumulatorCoord{i0, j0, lane}, [&](int i, int j) { return ...; });
 struct AccumulatorCoord {
   int i0, j0, lane;

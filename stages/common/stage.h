@@ -27,6 +27,7 @@
 #include "cuda_check.h"
 #include "launch.h"
 #include "problem.h"
+#include "tile_mask.h"
 
 namespace swa {
 

@@ -34,6 +34,7 @@
 #include "cuda_check.h"
 #include "launch.h"
 #include "problem.h"
+#include "tile_mask.h"
 
 namespace swa::tiles {
 
