@@ -6,7 +6,7 @@
 #   tools/check-cpu.sh 04 --max-n 300 --seed 7 -v
 #
 # Every block's threads take turns, forward and then in reverse, so a missing __syncthreads shows every
-# time. What it cannot show: speed, races that depend on real timing, the tensor-core stages. The grade
+# time; when the two orders give different outputs it names a race. What it cannot show: speed, races that depend on real timing, the tensor-core stages. The grade
 # that counts is the GPU's (tools/grade.sh). Exit status: 0 every case passed, 1 something failed,
 # 2 bad arguments, 4 not implemented.
 set -euo pipefail

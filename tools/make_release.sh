@@ -18,7 +18,10 @@
 # of the kit that is not a repository, or with SWA_RELEASE_WORKTREE=1 to try uncommitted work), every file
 # goes in except the folders .gitignore names.
 set -euo pipefail
-[[ $# -eq 1 ]] || { echo "usage: $0 DIR" >&2; exit 2; }
+if [[ $# -ne 1 || $1 == -h || $1 == --help ]]; then
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+  [[ $# -eq 1 && ($1 == -h || $1 == --help) ]] && exit 0 || exit 2
+fi
 dest=$(realpath -m -- "$1")  # before the cd below: relative to the caller's folder
 cd "$(dirname "$0")/.."
 kit=$PWD

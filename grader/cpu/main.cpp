@@ -10,6 +10,8 @@
 #include <dlfcn.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -64,23 +66,39 @@ std::string run(const SwaStageApi& stage, const Problem& p, const HostInputs& in
   return status == kSwaOk ? "" : std::string(error);
 }
 
-struct Tally {
-  int passed = 0, total = 0;
+// Whether two runs of the same case differ: a value apart by more than float rounding, or NaN in one only.
+bool outputs_differ(const std::vector<float>& a, const std::vector<float>& b) {
+  for (size_t e = 0; e < a.size(); ++e) {
+    if (std::isnan(a[e]) || std::isnan(b[e])) {
+      if (std::isnan(a[e]) != std::isnan(b[e])) return true;
+    } else if (!(std::fabs(a[e] - b[e]) <= 1e-5f * (1.f + std::fabs(a[e])))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct CpuCase {
+  CaseFacts facts;  // what the grader's hints read
+  bool order_dependent = false;  // the two thread orders gave different outputs: a race
 };
 
-// One correctness case, in both thread orders: the facts the grader's hints read.
-CaseFacts correctness_case(const SwaStageApi& stage, const CaseSpec& c, const CaseScope& scope, bool verbose) {
+// One correctness case, in both thread orders.
+CpuCase correctness_case(const SwaStageApi& stage, const CaseSpec& c, const CaseScope& scope, bool verbose) {
   const PatternSpec spec = parse_pattern(c.pattern, c.N, c.seed);
   const Problem p = problem_of(c, spec);
   const Tiles tiles{scope.tile_m, scope.tile_n};
-  CaseFacts f = case_facts(c, spec, scope);
+  CpuCase out{case_facts(c, spec, scope)};
+  CaseFacts& f = out.facts;
   const HostInputs in = random_inputs(p, c.seed, c.amplitude);
   const reference::Result ref = reference::attention(p, in.q.data(), in.k.data(), in.v.data());
   std::ostringstream report;
   f.passed = true;
   f.nothing_written = true;
+  std::vector<float> outputs[2];
+  size_t shown = verbose ? 8 : 2;  // wrong elements listed: those of the first failing order
   for (bool reverse : {false, true}) {
-    std::vector<float> got;
+    std::vector<float>& got = outputs[reverse];
     f.refusal = run(stage, p, in, reverse, &got);
     if (!f.refusal.empty()) {
       f.passed = f.nothing_written = false;
@@ -94,19 +112,20 @@ CaseFacts correctness_case(const SwaStageApi& stage, const CaseSpec& c, const Ca
     if (cmp.passed()) continue;
     f.passed = false;
     report << "    threads in " << (reverse ? "reverse" : "forward") << " order: " << cmp.summary() << "\n";
-    for (size_t k = 0; k < cmp.first.size() && k < (verbose ? 8u : 2u); ++k) {
+    for (size_t k = 0; k < cmp.first.size() && k < shown; ++k) {
       const Mismatch& m = cmp.first[k];
       report << "      O[b=" << m.bh / c.H << ", h=" << m.bh % c.H << ", i=" << m.i << ", d=" << m.d
              << "] = " << (never_written(m.got) ? std::string("never written") : std::to_string(m.got)) << ", expected "
              << m.expected << " (" << describe_query(p, m.i, tiles) << ")\n";
     }
-    if (!cmp.passed() && !reverse) {
-      report << "    (the forward order fails: every thread runs to its next barrier before the next one starts)\n";
-      break;
-    }
+    if (!verbose) shown = 0;
+  }
+  if (f.refusal.empty() && outputs_differ(outputs[0], outputs[1])) {
+    out.order_dependent = true;
+    report << "    the output changes with the order the block's threads run in: a race (a missing __syncthreads())\n";
   }
   std::cout << "  " << (f.passed ? "PASS " : "FAIL ") << c.name << "\n" << report.str();
-  return f;
+  return out;
 }
 
 // One window case: the weights the stage gives each key, from one-hot V columns, against the pattern.
@@ -197,34 +216,47 @@ int main(int argc, char** argv) {
                "shows every time. It cannot show speed, races that need real timing, or the tensor-core stages; "
                "the GPU grade is the one that counts.\n\ncorrectness\n";
   std::vector<CaseFacts> facts;
-  int passed = 0;
+  int passed = 0, races = 0;
   for (const CaseSpec& c : correctness_cases(case_scope(info), seed)) {
     if (c.N > max_n) continue;
-    facts.push_back(correctness_case(*stage, c, case_scope(info), verbose));
-    passed += facts.back().passed;
+    const CpuCase one = correctness_case(*stage, c, case_scope(info), verbose);
+    facts.push_back(one.facts);
+    passed += one.facts.passed;
+    races += one.order_dependent;
   }
   const bool not_implemented =
       std::all_of(facts.begin(), facts.end(), [](const CaseFacts& f) { return f.nothing_written; });
+  // A race first: it can make any other hint point the wrong way.
+  if (races > 0)
+    std::cout << "  hint (CPU check): " << races << " of " << facts.size()
+              << " cases give a different output when each block's threads run in the other order: a race. "
+                 "Look for a missing __syncthreads(): between the threads writing a shared tile and any thread "
+                 "reading it, and between the last read of a tile and its next overwrite (the top of the next "
+                 "loop step). Fix it first: the hints below assume the kernel gives the same answer every run.\n";
   for (const std::string& h : correctness_hints(facts)) std::cout << "  hint: " << h << "\n";
   if (std::any_of(facts.begin(), facts.end(), [](const CaseFacts& f) { return !f.passed && f.not_finite > 0; }))
     std::cout << "  hint (CPU check): shared memory starts as NaN here, so NaN in the output often means a thread "
                  "read a tile before every thread of the block had written it: a missing __syncthreads.\n";
   std::cout << "  " << passed << " of " << facts.size() << " cases passed\n\nwindow\n";
-  int window_passed = 0, window_total = 0;
-  std::vector<std::string> hints;
-  if (!not_implemented)
-    for (const CaseSpec& c : window_cases(case_scope(info), seed)) {
-      window_passed += window_case(*stage, c, tiles, &hints);
-      ++window_total;
-    }
-  for (const std::string& h : hints) std::cout << "  hint: " << h << "\n";
-  std::cout << "  " << window_passed << " of " << window_total << " patterns use exactly the weights they should\n\n";
   if (not_implemented) {
-    std::cout << info.name << ": not implemented (nothing written in any case)\n";
+    std::cout << "  skipped: nothing was written in any correctness case\n\n"
+              << info.name << ": not implemented (nothing written in any case)\n";
     return 4;
   }
+  int window_passed = 0, window_total = 0;
+  std::vector<std::string> hints;
+  for (const CaseSpec& c : window_cases(case_scope(info), seed)) {
+    window_passed += window_case(*stage, c, tiles, &hints);
+    ++window_total;
+  }
+  if (races > 0 && window_passed < window_total)
+    std::cout << "  hint (CPU check): the race found above moves weights too; fix it before reading these hints\n";
+  for (const std::string& h : hints) std::cout << "  hint: " << h << "\n";
+  std::cout << "  " << window_passed << " of " << window_total << " patterns use exactly the weights they should\n\n";
   const bool all = passed == static_cast<int>(facts.size()) && window_passed == window_total;
-  std::cout << info.name << ": " << (all ? "every case passed on the CPU" : "some cases failed on the CPU")
-            << "; now grade it on a GPU (tools/grade.sh)\n";
+  if (all)
+    std::cout << info.name << ": every case passed on the CPU; now grade it on a GPU (tools/grade.sh)\n";
+  else
+    std::cout << info.name << ": some cases failed on the CPU; fix them (the hints above) before grading on a GPU\n";
   return all ? 0 : 1;
 }

@@ -180,7 +180,8 @@ std::vector<std::string> correctness_hints(const std::vector<CaseFacts>& cases) 
 }
 
 std::vector<std::string> window_hints(const Problem& p, const std::vector<WeightError>& errors) {
-  bool right_past = false, left_past = false, far_outside = false, edge_missing = false, inside = false;
+  bool right_past = false, left_past = false, far_outside = false, inside = false;
+  bool left_edge_missing = false, right_edge_missing = false;
   for (const WeightError& e : errors) {
     const auto w = window_of(p, e.i);
     if (e.outside) {
@@ -191,8 +192,10 @@ std::vector<std::string> window_hints(const Problem& p, const std::vector<Weight
       else
         far_outside = true;
     } else {
-      if (w && (e.j == w->lo || e.j == w->hi) && std::abs(e.got) < 1e-6)
-        edge_missing = true;
+      if (w && e.j == w->lo && std::abs(e.got) < 1e-6)
+        left_edge_missing = true;
+      else if (w && e.j == w->hi && std::abs(e.got) < 1e-6)
+        right_edge_missing = true;
       else
         inside = true;
     }
@@ -211,10 +214,15 @@ std::vector<std::string> window_hints(const Problem& p, const std::vector<Weight
     hints.push_back(
         "Keys outside the pattern get weight: every score whose key the pattern hides must be set to "
         "-infinity before the softmax, in every partial tile.");
-  if (edge_missing)
+  if (left_edge_missing)
     hints.push_back(
-        "The keys at the window's edges get no weight: both bounds are inclusive (j = i - W and "
-        "j = i + W are visible).");
+        "The key at the window's left edge gets no weight: the left bound is inclusive, i - W_left <= j "
+        "(an off-by-one in the left bound: >= i - W, not > i - W).");
+  if (right_edge_missing)
+    hints.push_back(
+        "The key at the window's right edge gets no weight: the right bound is inclusive, j <= i + W_right "
+        "(an off-by-one in the right bound: <= i + W, not < i + W).");
+  const bool edge_missing = left_edge_missing || right_edge_missing;
   // Weight on a key outside the pattern is taken from the keys inside, so those differ too: say so only
   // when it is the whole story.
   if (inside && !edge_missing && !right_past && !left_past && !far_outside)

@@ -40,9 +40,8 @@ struct CaseFacts {
   bool multi_head = false, partial_tile = false, window_zero = false, full_window = false, large_inputs = false;
   bool scale_one = false, asymmetric = false;
   int D = 64;
-  int base_D = 64;
-  std::string refusal;  // why the stage did not run the case (unsupported, launch rejected, ...); "" if it ran  // the
-                        // head dimension of the cases that do not test one: the stage's own choice
+  int base_D = 64;  // the head dimension of the cases that do not test one: the stage's own choice
+  std::string refusal;  // why the stage did not run the case (unsupported, launch rejected, ...); "" if it ran
   Tiles tiles;
 };
 

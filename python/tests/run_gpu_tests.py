@@ -15,7 +15,7 @@ def main():
     try:
         import torch
     except ImportError as e:
-        print(f"python_gpu skipped: needs a GPU: and PyTorch with CUDA; import torch failed ({e})")
+        print(f"python_gpu skipped: needs a GPU: these tests run through PyTorch with CUDA, and import torch failed ({e})")
         return SKIPPED
     if not torch.cuda.is_available():
         print(f"python_gpu skipped: needs a GPU: torch {torch.__version__} sees no CUDA device")

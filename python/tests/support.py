@@ -89,7 +89,7 @@ def torch_gpu_or_skip():
     try:
         import torch
     except ImportError as e:
-        raise unittest.SkipTest(f"needs a GPU: and PyTorch with CUDA; import torch failed ({e})") from e
+        raise unittest.SkipTest(f"needs a GPU: these tests run through PyTorch with CUDA, and import torch failed ({e})") from e
     if not torch.cuda.is_available():
         raise unittest.SkipTest(f"needs a GPU: torch {torch.__version__} sees no CUDA device")
     return torch

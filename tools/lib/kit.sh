@@ -32,7 +32,7 @@ swa_exit_meaning() {
     0) echo "exit 0: graded, every stage got every point" ;;
     1) echo "exit 1: graded, something to fix (the report above says what)" ;;
     2) echo "exit 2: not graded, a bad command line or rubric, or the grader did not build (message above)" ;;
-    3) echo "exit 3: not graded, no GPU (the reports say \"no GPU\"; grade on a machine with an NVIDIA GPU)" ;;
+    3) echo "exit 3: not graded, no GPU (the reports say \"no GPU\"; grade on a machine with an NVIDIA GPU; meanwhile tools/check-cpu.sh NN checks stages 01-05 on the CPU)" ;;
     *) echo "exit $1: the grader stopped unexpectedly (message above)" ;;
   esac
 }
