@@ -15,8 +15,6 @@
 // D = 64, only.
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <string>
 
 #include "problem.h"
@@ -31,22 +29,5 @@ const SwaStageApi& full_attention_baseline(const std::string& engine);
 
 // The baselines' names, for messages and rubric checks.
 const char* const kBaselineNames[] = {"cuda_core", "mma"};
-
-// ---- For the baseline files: the host side they share (baselines.cpp) ----
-
-struct BaselineLaunch {
-  int threads;  // per block
-  size_t shared_bytes;  // dynamic shared memory per block
-  int tile;  // queries per block: the grid is (batch-heads, ceil(N / tile))
-};
-
-// A baseline's forward(): checks the problem and tensors, refuses a D other than kBaselineHeadDim, reports
-// `raised` (the result of raising the kernel's shared-memory limit, which the caller does once) as a
-// rejected launch, then launches `kernel(Problem, Tensors)` on `stream`.
-int32_t launch_baseline(const void* kernel, cudaError_t raised, const BaselineLaunch& launch, const Problem* p,
-                        const Tensors* t, cudaStream_t stream, char* error, size_t capacity);
-
-// A baseline's workspace(): none.
-size_t no_workspace(const Problem*);
 
 }  // namespace swa

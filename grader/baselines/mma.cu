@@ -9,6 +9,8 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <string>
 
 #include "baselines.h"
 #include "cuda_check.h"
@@ -186,12 +188,28 @@ __global__ void __launch_bounds__(kThreads, 4) full_attention_mma(Problem p, Ten
   }
 }
 
+size_t baseline_workspace(const Problem*) { return 0; }
+
+int32_t fail(int32_t status, const std::string& message, char* error, size_t capacity) {
+  if (error != nullptr && capacity > 0) std::snprintf(error, capacity, "%s", message.c_str());
+  return status;
+}
+
 int32_t baseline_forward(const Problem* p, const Tensors* t, Workspace, cudaStream_t stream, char* error,
                          size_t capacity) {
-  static const cudaError_t raised = cudaFuncSetAttribute(full_attention_mma, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                         static_cast<int>(kSharedBytes));
-  return launch_baseline(reinterpret_cast<const void*>(&full_attention_mma), raised, {kThreads, kSharedBytes, kTile}, p, t,
-                         stream, error, capacity);
+  if (p == nullptr || t == nullptr) return fail(kSwaInvalidArgument, "problem or tensors is null", error, capacity);
+  std::string why = check_problem(*p);
+  if (why.empty()) why = check_tensors(*p, *t);
+  if (!why.empty()) return fail(kSwaInvalidArgument, why, error, capacity);
+  if (p->D != D) return fail(kSwaUnsupported, "the baseline runs at D = 64 only", error, capacity);
+  static const cudaError_t raised = cudaFuncSetAttribute(
+      full_attention_mma, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSharedBytes));
+  if (raised != cudaSuccess) return fail(kSwaLaunchRejected, cudaGetErrorString(raised), error, capacity);
+  const dim3 grid(p->batch_heads(), (p->N + kTile - 1) / kTile);
+  full_attention_mma<<<grid, kThreads, kSharedBytes, stream>>>(*p, *t);
+  const cudaError_t launched = cudaGetLastError();
+  if (launched != cudaSuccess) return fail(kSwaCudaError, cudaGetErrorString(launched), error, capacity);
+  return kSwaOk;
 }
 
 }  // namespace
@@ -200,7 +218,7 @@ const SwaStageApi& mma_baseline() {
   // It ignores the pattern, so it accepts every pattern kind.
   static const SwaStageApi api = {kSwaAbiVersion,
                                   {"baseline_mma", kAllPatterns, head_dim_bit(D), kTile, kTile, 80, 0},
-                                  &no_workspace,
+                                  &baseline_workspace,
                                   &baseline_forward};
   return api;
 }
