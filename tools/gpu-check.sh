@@ -4,6 +4,7 @@
 #   tools/gpu-check.sh                     every section below
 #   tools/gpu-check.sh --only tests,grade  some of them (a device call has a time limit: split the run)
 #   REPEATS=20 tools/gpu-check.sh --only repeat
+#   TESTS=TrustGpu tools/gpu-check.sh --only tests   the tests whose names match a regular expression
 #
 # Sections (each writes its logs and JSON to build/gpu-check/, and to $OUT when it is set):
 #   build       configure and build preset "gpu" (sm_90, and sm_90a where a stage asks; .deps/ for the
@@ -17,7 +18,7 @@
 #               on every pattern
 #   variants    stage 07's timing variants (solutions/07_hopper/bench_variants.sh)
 #   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
-#   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64)
+#   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64) and (2, 16, 8192, 128)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ only=$all
 while [[ $# -gt 0 ]]; do
   case $1 in
     --only) only="build,$2"; shift 2 ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
   esac
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
@@ -62,7 +63,8 @@ note "build: $(elapsed "$t0"), ptxas spill warnings: $(grep -ac "Registers are s
 
 if want tests; then
   t0=$(date +%s)
-  OMP_NUM_THREADS=4 timeout 450 ctest --preset gpu -j 4 -E '^python_gpu$' --timeout 400 > "$out/ctest.log" 2>&1
+  OMP_NUM_THREADS=4 timeout 450 ctest --preset gpu -j 4 -E '^python_gpu$' ${TESTS:+-R "$TESTS"} --timeout 400 \
+    > "$out/ctest.log" 2>&1
   rc=$?
   note "ctest: $(grep -E "tests passed|tests failed" "$out/ctest.log" | tail -n 1) (rc $rc); skipped: $(grep -c "(Skipped)" "$out/ctest.log"); $(elapsed "$t0")"
   ((rc == 0)) || { status=1; summary+=("$(grep -E '\*\*\*Failed|Timeout|Not Run|\(Failed\)' "$out/ctest.log" | head -n 25)"); }
@@ -136,13 +138,15 @@ if want python && [[ -x python/run-on-gpu.sh ]] && python3 -c "import torch" 2> 
 fi
 
 if want ncu && command -v ncu > /dev/null; then
-  for stage in 06 07; do
-    PYTHONPATH=python timeout 150 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
-      --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
-      --section MemoryWorkloadAnalysis --section LaunchStats \
-      python3 -m swa_torch.profile --stage $stage --variant solution --shape 4,16,4096,64 --build-dir $B \
-      > "$out/ncu-$stage.txt" 2>&1
-    note "ncu stage $stage (4,16,4096,64): $(grep -E '^\s+(Duration|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per Thread)' "$out/ncu-$stage.txt" | awk '{$1=$1; print}' | paste -sd';' -)"
+  for shape in 4,16,4096,64 2,16,8192,128; do
+    for stage in 06 07; do
+      log="$out/ncu-$stage-d${shape##*,}.txt"
+      PYTHONPATH=python timeout 150 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
+        --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
+        --section MemoryWorkloadAnalysis --section LaunchStats \
+        python3 -m swa_torch.profile --stage $stage --variant solution --shape $shape --build-dir $B > "$log" 2>&1
+      note "ncu stage $stage ($shape): $(grep -E '^\s+(Duration|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per Thread)' "$log" | awk '{$1=$1; print}' | paste -sd';' -)"
+    done
   done
 fi
 

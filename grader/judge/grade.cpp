@@ -227,6 +227,9 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
   std::string timings_note;
   ctx.reference_timings = load_reference_timings(o.reference_timings, &timings_note);
   calibrate_probe(ctx);
+  // Where the judge's own time goes, outside the stages (grade.json's "judge_seconds").
+  json judge_seconds = {{"setup", seconds_since(started)}};
+  Clock::time_point phase = Clock::now();
 
   // The sandbox and the memory sharing: the first that works of those allowed, tried with the empty stage.
   std::vector<bool> sandboxes;
@@ -278,6 +281,8 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
                     "grades that count need the sandbox (docs/grading.md, \"Trust\")"
                  << std::endl;
   if (!timings_note.empty()) progress_out << "note: " << timings_note << std::endl;
+  judge_seconds["runner_check"] = seconds_since(phase);
+  phase = Clock::now();
 
   // The baseline's clean times, with no runner alive.
   std::set<std::string> measured;
@@ -299,6 +304,8 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     }
   }
 
+  judge_seconds["clean_baselines"] = seconds_since(phase);
+  phase = Clock::now();
   progress_out << "Grading " << names.size() << " " << o.variant << " stage" << (names.size() == 1 ? "" : "s") << " on "
                << header.gpu << " (seed " << seed << ")" << std::endl;
   Progress progress(progress_out);
@@ -321,9 +328,11 @@ int grade(const GradeOptions& o, std::ostream& out, std::ostream& progress_out) 
     progress.done(name, results.back(), result["seconds"].get<double>());
   }
   cudaStreamDestroy(ctx.stream);
+  judge_seconds["stages"] = seconds_since(phase);
 
   json report = make_report(header, o.rubric, results);
   report["execution_time_s"] = seconds_since(started);
+  report["judge_seconds"] = judge_seconds;
   report["isolation"] = {{"sandbox", ctx.sandbox ? "bubblewrap" : "none"},
                          {"sharing", sharing_text(ctx.sharing)},
                          {"gpu_memory", ctx.calibration.empty_gpu_nvml >= 0 ? "NVML" : "device free memory"},

@@ -170,7 +170,9 @@ json speed_check(JudgeContext& ctx, RemoteStage& stage, const std::string& name,
               {"D", p.D},
               {"pattern", points.speed_pattern},
               {"baseline", points.speed_baseline}};
+    const auto shape_start = std::chrono::steady_clock::now();
     const ShapeTiming t = time_shape(ctx, stage, s, spec, points.speed_baseline, mix_seed(ctx.seed, 700 + k));
+    m["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - shape_start).count();
     double fraction = 0;
     if (!t.refusal.empty()) {
       m["error"] = t.refusal;

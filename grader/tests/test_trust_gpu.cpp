@@ -167,13 +167,36 @@ TEST(TrustGpu, TimingEscapesAreCaughtByCheckingEveryTimedOutput) {
   }
 }
 
-TEST(TrustGpu, LeavingTheGpuBusyIsSeen) {
+// Work the stage leaves on the GPU can only slow the baseline while the runner is frozen, and work launched
+// before "done" ends before it (the runner synchronised its device): what is left is the one kernel a helper
+// thread launched between that and the freeze. Either the probe still sees it and the stage is named, or
+// the baseline the stage is measured against is the one the honest stage got (the smaller of the alternated
+// and the clean time), and the stage gains no speedup over the honest one.
+TEST(TrustGpu, LeavingTheGpuBusyGainsNothing) {
   REQUIRE_GPU();
-  const json& s = stage_of(cheats(), "04_busy_gpu");
-  const std::string all = text_of(s);
-  EXPECT_TRUE(all.find("GPU was still busy") != std::string::npos ||
-              all.find("busy while the baseline was timed") != std::string::npos)
-      << all.substr(0, 3000);
+  const json& busy = stage_of(cheats(), "04_busy_gpu");
+  const std::string all = text_of(busy);
+  if (all.find("GPU was still busy") != std::string::npos ||
+      all.find("busy while the baseline was timed") != std::string::npos) {
+    EXPECT_LT(busy.value("score", 100.0), busy.value("max_score", 100.0));
+    return;
+  }
+  const json& mine = check_of(busy, "speed");
+  const json& honest = check_of(stage_of(cheats(), "97_correct"), "speed");
+  ASSERT_TRUE(mine.contains("measurements") && honest.contains("measurements")) << mine.dump().substr(0, 2000);
+  int compared = 0;
+  for (const json& m : mine["measurements"])
+    for (const json& h : honest["measurements"]) {
+      if (m.value("N", 0) != h.value("N", 0) || m.value("B", 0) != h.value("B", 0) ||
+          m.value("baseline", "") != h.value("baseline", "") || !m.contains("speedup") || !h.contains("speedup"))
+        continue;
+      ++compared;
+      const std::string shape = "N=" + std::to_string(m.value("N", 0)) + " B=" + std::to_string(m.value("B", 0));
+      EXPECT_LE(m["baseline_ms"].get<double>(), 1.10 * h["baseline_ms"].get<double>() + 0.002) << shape;
+      EXPECT_LE(m["speedup"].get<double>(), 1.10 * h["speedup"].get<double>()) << shape;
+    }
+  EXPECT_EQ(compared, static_cast<int>(mine["measurements"].size())) << "every shape timed beside the honest stage";
+  EXPECT_GT(compared, 0);
 }
 
 TEST(TrustGpu, MemoryFromEveryPathIsSeen) {
@@ -211,7 +234,8 @@ TEST(TrustGpu, PartialWorkLosesItsPoints) {
 
 TEST(TrustGpu, AStageThatDidNotCompileIsReportedWithItsBuildLog) {
   REQUIRE_GPU();
-  const fs::path dir = fs::temp_directory_path() / ("swa_trust_gpu_buildlog_" + std::to_string(getpid()));
+  // Not run_grade's own folder for "buildlog" (swa_trust_gpu_buildlog_PID): it empties that one first.
+  const fs::path dir = fs::temp_directory_path() / ("swa_trust_gpu_buildlog_inputs_" + std::to_string(getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir / "stages" / "student");
   fs::create_directories(dir / "logs");

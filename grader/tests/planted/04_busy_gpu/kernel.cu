@@ -1,8 +1,10 @@
 // Planted cheat (leaving the GPU busy): the honest kernel, and a thread that keeps the GPU busy with long
 // kernels of its own, so that the baseline timed between the stage's runs is slower and the speedup
-// larger. Caught: the runner is frozen while the judge times the baseline, the baseline's time is the
-// smaller of that and its time with no runner alive, and a probe kernel shows the GPU still busy: "the
-// GPU was still busy with the stage's work after it said it was done".
+// larger. Defeated: the runner synchronises its device before "done" and is frozen while the judge times
+// the baseline, so only the one kernel launched in between can still run (it ended before the probe in
+// the H200 runs of 2026-12-02); the baseline's time is the smaller of the alternated one and the one with
+// no runner alive. Named when the probe still sees that kernel: "the GPU was still busy with the stage's
+// work after it said it was done".
 #include <thread>
 
 #include "honest04.h"
