@@ -48,7 +48,11 @@ __device__ void key_range(const Problem& p, int i, int* lo, int* hi) {
 }
 
 // One warp per query row: S_ij = scale * Q_i . K_j, online softmax over the allowed j, O_i = sum_j P_ij V_j.
-__global__ void reference_kernel(Problem p, const __half* q, const __half* k, const __half* v, float* out) {
+// blockIdx.y picks the input set.
+__global__ void reference_kernel(Problem p, const __half* q, const __half* k, const __half* v, float* out,
+                                 size_t input_stride, size_t output_stride) {
+  q += blockIdx.y * input_stride, k += blockIdx.y * input_stride, v += blockIdx.y * input_stride;
+  out += blockIdx.y * output_stride;
   const long long row = blockIdx.x * static_cast<long long>(blockDim.x / kWarp) + threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   if (row >= static_cast<long long>(p.batch_heads()) * p.N) return;
@@ -162,12 +166,18 @@ void fill_uniform(__half* data, size_t count, uint64_t seed, float amplitude, cu
 }
 
 void reference_attention(const Problem& p, const __half* q, const __half* k, const __half* v, float* out,
-                         cudaStream_t stream) {
+                         cudaStream_t stream, int sets, size_t input_stride, size_t output_stride) {
   constexpr int kWarpsPerBlock = 8;
+  constexpr int kMaxSetsPerLaunch = 65535;  // gridDim.y
   const long long rows = static_cast<long long>(p.batch_heads()) * p.N;
   const unsigned blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  reference_kernel<<<blocks, kWarpsPerBlock * kWarp, 0, stream>>>(p, q, k, v, out);
-  SWA_CUDA_CHECK_LAUNCH();
+  for (int first = 0; first < sets; first += kMaxSetsPerLaunch) {
+    const dim3 grid(blocks, static_cast<unsigned>(std::min(sets - first, kMaxSetsPerLaunch)));
+    reference_kernel<<<grid, kWarpsPerBlock * kWarp, 0, stream>>>(p, q + first * input_stride, k + first * input_stride,
+                                                                  v + first * input_stride, out + first * output_stride,
+                                                                  input_stride, output_stride);
+    SWA_CUDA_CHECK_LAUNCH();
+  }
 }
 
 void check_outputs(const float* o, size_t o_stride, const float* ref, size_t ref_stride, size_t count, int launches,

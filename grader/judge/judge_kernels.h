@@ -21,9 +21,10 @@ namespace swa::judge_gpu {
 // one else can predict without the seed.
 void fill_uniform(__half* data, size_t count, uint64_t seed, float amplitude, cudaStream_t stream);
 
-// O for problem p (its pattern's arrays in device memory), fp32, into `out`.
+// O for problem p (its pattern's arrays in device memory), fp32, into `out`; for `sets` input sets in one
+// launch, set s's Q, K and V `input_stride` halves after set s-1's and its O `output_stride` floats after.
 void reference_attention(const Problem& p, const __half* q, const __half* k, const __half* v, float* out,
-                         cudaStream_t stream);
+                         cudaStream_t stream, int sets = 1, size_t input_stride = 0, size_t output_stride = 0);
 
 // What a batch's check found, per launch.
 struct LaunchCheck {

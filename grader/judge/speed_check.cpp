@@ -135,12 +135,12 @@ double clean_baseline_ms(JudgeContext& ctx, const std::string& engine, int B, in
   TimedProblem timed(ctx, p, spec, 0, sets_for(p));
   const SwaStageApi& baseline = full_attention_baseline(engine);
   bool busy = false;
-  timed.prepare(mix_seed(ctx.seed, 90), timed.min_sets());
+  timed.prepare(mix_seed(ctx.seed, 90), timed.min_sets(), /*with_references=*/false);
   const double first = timed.baseline_batch(baseline, timed.min_sets(), &busy);
   const int count = std::clamp(static_cast<int>(kBatchMs / std::max(first, 1e-3)), timed.min_sets(), timed.max_sets());
   std::vector<double> times;
   for (int round = 0; round < 3; ++round) {
-    timed.prepare(mix_seed(ctx.seed, 91 + round), count);
+    timed.prepare(mix_seed(ctx.seed, 91 + round), count, /*with_references=*/false);
     times.push_back(timed.baseline_batch(baseline, count, &busy));
   }
   return median(times);

@@ -35,8 +35,9 @@ class TimedProblem {
   int max_sets() const { return arena_->sets(); }
   ProblemArena& arena() { return *arena_; }
 
-  // Fresh inputs for the first `count` sets, their references, poisoned outputs, the inputs' digest.
-  void prepare(uint64_t seed, int count);
+  // Fresh inputs for the first `count` sets, their references (unless only the baseline is timed: its
+  // outputs are not checked), poisoned outputs, the inputs' digest.
+  void prepare(uint64_t seed, int count, bool with_references = true);
   // The judge's GPU reference of set 0 against the double-precision CPU reference (two heads). Throws
   // std::runtime_error if they disagree (a fault of the grader, not of the stage).
   void validate_reference();
