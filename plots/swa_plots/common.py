@@ -28,7 +28,7 @@ EXERCISE_SPEEDUP_TARGETS = {512: 1.7, 1024: 2.5, 2048: 3.2}
 # The benchmark's two groups of shapes (grader/bench.h), in the order the figures show them.
 GROUPS = ["exercise", "fill"]
 GROUP_TITLES = {"exercise": "exercise shapes: one head (B = H = 1)",
-                "fill": "shapes that fill the GPU (B = 4, H = 16)"}
+                "fill": "shapes that fill the GPU (many heads)"}
 
 DPI = 150
 TITLE_WIDTH = 60  # characters of a grader's summary per line of a panel title
