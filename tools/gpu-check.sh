@@ -3,7 +3,8 @@
 #
 #   tools/gpu-check.sh                     every section below
 #   tools/gpu-check.sh --only tests,grade  some of them (a device call has a time limit: split the run)
-#   REPEATS=20 tools/gpu-check.sh --only repeat
+#   REPEATS=20 tools/gpu-check.sh --only repeat       (RESUME=1: keep the grades an earlier call left in
+#                                                      build/gpu-check/repeat; REPEAT_SECONDS: its time limit)
 #   TESTS=TrustGpu tools/gpu-check.sh --only tests   the tests whose names match a regular expression
 #
 # Sections (each writes its logs and JSON to build/gpu-check/, and to $OUT when it is set):
@@ -27,7 +28,7 @@ only=$all
 while [[ $# -gt 0 ]]; do
   case $1 in
     --only) only="build,$2"; shift 2 ;;
-    *) sed -n '2,21p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
@@ -100,7 +101,8 @@ fi
 
 if want repeat; then
   t0=$(date +%s)
-  timeout 500 python3 grader/tests/repeat_grade.py --swa $B/swa --runs "${REPEATS:-5}" --out "$out/repeat" > "$out/repeat.txt" 2>&1
+  timeout "${REPEAT_SECONDS:-500}" python3 grader/tests/repeat_grade.py --swa $B/swa --runs "${REPEATS:-5}" \
+    ${RESUME:+--resume} --out "$out/repeat" > "$out/repeat.txt" 2>&1
   rc=$?
   note "repeat grades (${REPEATS:-5}): rc $rc in $(elapsed "$t0")"
   summary+=("$(tail -n 14 "$out/repeat.txt")")

@@ -2,9 +2,11 @@
 """Grade the same stages N times and say how steady the grader is: verdicts, speed scores, times.
 
     python3 grader/tests/repeat_grade.py [--swa build/instructor/swa] [--runs 20] [--variant solution]
-                                         [--out repeat-grades] [STAGE ...]
+                                         [--out repeat-grades] [--resume] [STAGE ...]
 
-Each run is `swa grade --variant VARIANT --out OUT/run-K` with a new seed. Printed at the end: per stage,
+Each run is `swa grade --variant VARIANT --out OUT/run-K` with a new seed. With --resume, a run whose
+OUT/run-K/grade.json already exists is read, not repeated: 20 grades can be taken over two device calls
+(the second on the still-warm machine), or after a run was cut off by a time limit. Printed at the end: per stage,
 the scores seen and their spread, every verdict (status and the status of each check) that changed from
 one run to another, and per timed shape the speedup's range and the speed score's spread; then the time
 each grade took. Exit status 0 when no verdict changed, every stage's speed score stayed within 5% (of
@@ -70,16 +72,24 @@ def main() -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("repeat-grades"))
     parser.add_argument("--max-seconds", type=float, default=60.0, help="the longest a grade may take")
     parser.add_argument("--max-spread", type=float, default=0.05, help="largest speed-score spread, of its maximum")
+    parser.add_argument("--resume", action="store_true", help="read the runs already in --out instead of repeating them")
     args = parser.parse_args()
 
     reports, seconds = [], []
     for k in range(args.runs):
         out = args.out / f"run-{k + 1:02d}"
+        grade = out / "grade.json"
+        if args.resume and grade.exists():
+            reports.append(json.loads(grade.read_text()))
+            seconds.append(reports[-1].get("execution_time_s", 0.0))
+            print(f"run {k + 1:2d}: {reports[-1]['score']:.1f} / {reports[-1]['max_score']:g} in {seconds[-1]:.1f} s "
+                  "(read, from an earlier call)", flush=True)
+            continue
+        grade.unlink(missing_ok=True)
         start = time.monotonic()
         done = subprocess.run([args.swa, "grade", "--variant", args.variant, "--out", str(out), *args.stages],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         seconds.append(time.monotonic() - start)
-        grade = out / "grade.json"
         if done.returncode not in (0, 1) or not grade.exists():
             print(done.stdout[-3000:])
             print(f"repeat_grade: run {k + 1} ended with exit status {done.returncode}", file=sys.stderr)
