@@ -27,6 +27,13 @@ def verdicts(stage):
     return (stage.get("status"),) + tuple((c["name"], c["status"]) for c in stage.get("checks", []))
 
 
+def shape_seconds(stage, k):
+    """The wall time of the speed check's k-th shape (grade.json's measurements[k].seconds), or None."""
+    speed = next((c for c in stage.get("checks", []) if c["name"] == "speed"), {})
+    measurements = speed.get("measurements", [])
+    return measurements[k].get("seconds") if k < len(measurements) else None
+
+
 def time_shares(reports, names):
     """Each stage's median wall time, split into the runner's start and its checks (grade.json's seconds)."""
     def median(values):
@@ -36,10 +43,10 @@ def time_shares(reports, names):
     parts = []
     outside = median([r.get("execution_time_s", 0) - sum(s.get("seconds", 0) for s in r["stages"]) for r in reports])
     if outside is not None:
-        phases = [f"{phase} {median([r.get('judge_seconds', {}).get(phase) for r in reports]):.1f}"
-                  for phase in ("setup", "runner_check", "clean_baselines")
-                  if median([r.get("judge_seconds", {}).get(phase) for r in reports]) is not None]
-        parts.append(f"outside the stages {outside:.1f}" + (f" ({', '.join(phases)})" if phases else ""))
+        phases = {p: median([r.get("judge_seconds", {}).get(p) for r in reports])
+                  for p in ("setup", "runner_check", "clean_baselines")}
+        known = [f"{p} {v:.1f}" for p, v in phases.items() if v is not None]
+        parts.append(f"outside the stages {outside:.1f}" + (f" ({', '.join(known)})" if known else ""))
     for name in names:
         entries = [next(s for s in r["stages"] if s["stage"] == name) for r in reports]
         total = median([e.get("seconds") for e in entries])
@@ -51,11 +58,6 @@ def time_shares(reports, names):
                             for e in entries])
             if value is not None:
                 pieces.append(f"{check} {value:.1f}")
-        def shape_seconds(entry, k):
-            speed = next((c for c in entry.get("checks", []) if c["name"] == "speed"), {})
-            measurements = speed.get("measurements", [])
-            return measurements[k].get("seconds") if k < len(measurements) else None
-
         shapes = [median([shape_seconds(e, k) for e in entries]) for k in range(4)]
         if any(v is not None for v in shapes):
             pieces.append("speed by shape " + "/".join("-" if v is None else f"{v:.1f}" for v in shapes))

@@ -2,9 +2,9 @@
 // kernels of its own, so that the baseline timed between the stage's runs is slower and the speedup
 // larger. Defeated: the runner synchronises its device before "done" and is frozen while the judge times
 // the baseline, so only the one kernel launched in between can still run (it ended before the probe in
-// the H200 runs of 2026-12-02); the baseline's time is the smaller of the alternated one and the one with
-// no runner alive. Named when the probe still sees that kernel: "the GPU was still busy with the stage's
-// work after it said it was done".
+// the H200 run of 2026-12-02, commit 3dbd648); the baseline's time is the smaller of the alternated one
+// and the one with no runner alive. Named when the probe still sees that kernel: "the GPU was still busy
+// with the stage's work after it said it was done".
 #include <thread>
 
 #include "honest04.h"
