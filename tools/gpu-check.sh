@@ -148,6 +148,12 @@ if want ncu && command -v ncu > /dev/null; then
         --section MemoryWorkloadAnalysis --section LaunchStats \
         python3 -m swa_torch.profile --stage $stage --variant solution --shape $shape --build-dir $B > "$log" 2>&1
       note "ncu stage $stage ($shape): $(grep -E '^\s+(Duration|DRAM Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Registers Per Thread)' "$log" | awk '{$1=$1; print}' | paste -sd';' -)"
+      # The tensor pipe's busy share, wgmma instructions and the stall reasons, in a run of their own: a
+      # metric name this ncu does not know loses only this file.
+      PYTHONPATH=python timeout 150 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
+        --metrics sm__pipe_tensor_cycles_active.avg.pct_of_peak_sustained_elapsed,sm__inst_executed_pipe_tensor_op_gmma.sum,regex:smsp__average_warps_issue_stalled_.*_per_issue_active.ratio \
+        python3 -m swa_torch.profile --stage $stage --variant solution --shape $shape --build-dir $B > "${log%.txt}-pipes.txt" 2>&1
+      note "ncu stage $stage ($shape) tensor pipe: $(grep -E 'pipe_tensor_cycles_active' "${log%.txt}-pipes.txt" | awk '{print $NF "%"}' | head -n 1); top stalls: $(grep -E 'issue_stalled' "${log%.txt}-pipes.txt" | awk '{print $NF, $1}' | sort -rn | head -n 3 | sed -E 's/smsp__average_warps_issue_stalled_|_per_issue_active.ratio//g' | paste -sd, -)"
     done
   done
 fi

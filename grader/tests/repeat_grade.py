@@ -8,8 +8,10 @@ Each run is `swa grade --variant VARIANT --out OUT/run-K` with a new seed. With 
 OUT/run-K/grade.json already exists is read, not repeated: 20 grades can be taken over two device calls
 (the second on the still-warm machine), or after a run was cut off by a time limit. Printed at the end: per stage,
 the scores seen and their spread, every verdict (status and the status of each check) that changed from
-one run to another, and per timed shape the speedup's range and the speed score's spread; then the time
-each grade took. Exit status 0 when no verdict changed, every stage's speed score stayed within 5% (of
+one run to another, and per timed shape the speedup's range and the speed score's spread; then the timing
+noise under the scores (per stage and shape: the stage's and the baseline's time per launch over the runs,
+the runs more than 5% from the median, and the share of a batch that the request and reply take); then the
+time each grade took. Exit status 0 when no verdict changed, every stage's speed score stayed within 5% (of
 its maximum) and every grade took under 60 s; 1 otherwise; 2 when a grade could not run at all.
 The issue's check: 20 grades of the solutions, 500/500 each time, speed scores within 5%.
 """
@@ -63,6 +65,38 @@ def time_shares(reports, names):
             pieces.append("speed by shape " + "/".join("-" if v is None else f"{v:.1f}" for v in shapes))
         parts.append(f"{name} {total:.1f} ({', '.join(pieces)})")
     return "; ".join(parts)
+
+
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def timing_noise(reports, names):
+    """Lines of a table: per stage and timed shape, how the judge's clock varied over the runs."""
+    lines = [f"{'stage':18s} {'B*H,N':>8s}  {'stage ms':>9s} {'range':>15s} {'>5% off':>8s}  {'baseline ms':>11s} "
+             f"{'range':>6s}  {'overhead share median / max':>27s}"]
+    for name in names:
+        speed = [next((c for c in next(s for s in r["stages"] if s["stage"] == name).get("checks", [])
+                       if c["name"] == "speed"), None) for r in reports]
+        if not all(speed):
+            continue
+        for k, shape in enumerate(speed[0].get("measurements", [])):
+            rows = [c["measurements"][k] for c in speed if k < len(c["measurements"])]
+            rows = [m for m in rows if "median_ms" in m]
+            if not rows:
+                continue
+            ms = [m["median_ms"] for m in rows]
+            base = [m["baseline_alternated_ms"] for m in rows if "baseline_alternated_ms" in m] or [0.0]
+            share = [m["request_overhead_share"] for m in rows if "request_overhead_share" in m] or [0.0]
+            mid, base_mid = median(ms), median(base)
+            off = sum(abs(x - mid) > 0.05 * mid for x in ms)
+            spread = f"{100 * (min(ms) / mid - 1):+.1f}..{100 * (max(ms) / mid - 1):+.1f}%"
+            base_spread = f"{100 * (max(base) - min(base)) / base_mid:.1f}%" if base_mid else "-"
+            lines.append(f"{name:18s} {shape['B'] * shape['H']:>3d},{shape['N']:<4d}  {mid:9.4f} {spread:>15s} "
+                         f"{off:>4d}/{len(ms):<3d}  {base_mid:11.4f} {base_spread:>6s}  "
+                         f"{100 * median(share):>17.2f}% / {100 * max(share):.2f}%")
+    return lines
 
 
 def main() -> int:
@@ -128,6 +162,8 @@ def main() -> int:
         ok = ok and not changed
         print(f"{name:22s}  {min(scores):6.1f}..{max(scores):<6.1f}    {'YES' if changed else 'none':15s}   "
               f"{spread_text:18s}   {range_text}")
+    print("\ntiming noise (the judge's clock, per launch, over the runs; the scores above are what counts):")
+    print("\n".join(timing_noise(reports, names)))
     slowest = max(seconds)
     ok = ok and slowest < args.max_seconds
     print(f"\ngrade time: {min(seconds):.1f} to {slowest:.1f} s (median {sorted(seconds)[len(seconds) // 2]:.1f} s), "

@@ -12,7 +12,7 @@
 #
 # A variant is checked only here, by the bench, at these shapes (the test suite checks the default build on
 # awkward sizes). The x_ and y_ variants skip work on purpose (their check fails: they measure the launch
-# alone, and the loads, barriers and stores without arithmetic).
+# alone, and everything but the tensor cores' work).
 set -euo pipefail
 
 preset="${1:-gpu}"

@@ -25,8 +25,9 @@ if(SWA_STAGE07_VARIANTS)
   swa_stage07_variant(d_unshared SWA07_SPLIT_KEYS=0)  # a one-tile band is one consumer's
   swa_stage07_variant(e_three SWA07_CONSUMERS_D64=3)  # three consumer warpgroups at D = 64
   swa_stage07_variant(f_three_pv SWA07_CONSUMERS_D64=3 SWA07_OVERLAP=1)
+  swa_stage07_variant(g_three_serial SWA07_CONSUMERS_D64=3 SWA07_OVERLAP=0)  # c and e, the two fastest at D = 64
   swa_stage07_variant(x_launch_only SWA07_DIAGNOSTIC=1)  # returns at once: the launch and the timing's cost
-  swa_stage07_variant(y_no_arithmetic SWA07_DIAGNOSTIC=2)  # loads, barriers and stores, no wgmma or softmax
+  swa_stage07_variant(y_no_tensor_cores SWA07_DIAGNOSTIC=2)  # loads, barriers, softmax and stores; no wgmma
   get_property(targets GLOBAL PROPERTY SWA_STAGE07_VARIANT_TARGETS)
   add_custom_target(stage07_variants DEPENDS ${targets})
 endif()

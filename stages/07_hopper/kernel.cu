@@ -38,7 +38,7 @@
 #define SWA07_CONSUMERS_D64 2  // consumer warpgroups at D = 64 (3: a shallower ring, fewer registers each)
 #endif
 #ifndef SWA07_DIAGNOSTIC
-#define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no arithmetic (loads, barriers, stores)
+#define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
 #endif
 #ifndef SWA07_NAME
 #define SWA07_NAME "07_hopper"
@@ -50,7 +50,7 @@ using namespace swa::hopper;
 
 constexpr int kOverlap = SWA07_OVERLAP;
 constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
-constexpr bool kArithmetic = SWA07_DIAGNOSTIC != 2;
+constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
 constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x * log2(e))
@@ -212,7 +212,10 @@ __device__ void produce(SharedStorage<D>& sm, const Band& band, int bh, const CU
 // (hopper.cuh). The caller fences before (wgmma_fence) and waits after (wgmma_wait_group).
 template <int D>
 __device__ void issue_scores(float (&s)[32], const __half* q_tile, const __half* k_tile) {
-  if constexpr (!kArithmetic) return;
+  if constexpr (!kTensorCores) {
+    for (float& x : s) x = 0.f;
+    return;
+  }
   const uint32_t q_addr = smem_address(q_tile), k_addr = smem_address(k_tile);
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -227,7 +230,7 @@ __device__ void issue_scores(float (&s)[32], const __half* q_tile, const __half*
 // neither o nor p may be touched.
 template <int D>
 __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&p)[16], const __half* v_tile) {
-  if constexpr (!kArithmetic) return;
+  if constexpr (!kTensorCores) return;
   const uint32_t v_addr = smem_address(v_tile);
 #pragma unroll
   for (int kk = 0; kk < kTileN / 16; ++kk) {
@@ -408,7 +411,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     // The softmax of a tile while the tensor cores work: left to itself, ptxas would move the wait for them
     // above the softmax (hopper.cuh, keep_before_wgmma_wait).
     const auto softmax_before_the_wait = [&](float(&s)[32], int k) {
-      if constexpr (kArithmetic) keep_before_wgmma_wait([&] { softmax(s, k); });
+      keep_before_wgmma_wait([&] { softmax(s, k); });
     };
     const auto hand_back = [&](int k) {
       // Step 8: P V of key tile k has finished: if this consumer's next query tile does not read key tile k
