@@ -29,6 +29,12 @@ def verdicts(stage):
     return (stage.get("status"),) + tuple((c["name"], c["status"]) for c in stage.get("checks", []))
 
 
+def median(values):
+    """The middle value, None left out; None when there is none."""
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
 def shape_seconds(stage, k):
     """The wall time of the speed check's k-th shape (grade.json's measurements[k].seconds), or None."""
     speed = next((c for c in stage.get("checks", []) if c["name"] == "speed"), {})
@@ -38,10 +44,6 @@ def shape_seconds(stage, k):
 
 def time_shares(reports, names):
     """Each stage's median wall time, split into the runner's start and its checks (grade.json's seconds)."""
-    def median(values):
-        values = sorted(v for v in values if v is not None)
-        return values[len(values) // 2] if values else None
-
     parts = []
     outside = median([r.get("execution_time_s", 0) - sum(s.get("seconds", 0) for s in r["stages"]) for r in reports])
     if outside is not None:
@@ -67,11 +69,6 @@ def time_shares(reports, names):
     return "; ".join(parts)
 
 
-def median(values):
-    values = sorted(values)
-    return values[len(values) // 2]
-
-
 def timing_noise(reports, names):
     """Lines of a table: per stage and timed shape, how the judge's clock varied over the runs."""
     lines = [f"{'stage':18s} {'B*H,N':>8s}  {'stage ms':>9s} {'range':>15s} {'>5% off':>8s}  {'baseline ms':>11s} "
@@ -87,8 +84,8 @@ def timing_noise(reports, names):
             if not rows:
                 continue
             ms = [m["median_ms"] for m in rows]
-            base = [m["baseline_alternated_ms"] for m in rows if "baseline_alternated_ms" in m] or [0.0]
-            share = [m["request_overhead_share"] for m in rows if "request_overhead_share" in m] or [0.0]
+            base = [m.get("baseline_alternated_ms", 0.0) for m in rows]
+            share = [m.get("request_overhead_share", 0.0) for m in rows]
             mid, base_mid = median(ms), median(base)
             off = sum(abs(x - mid) > 0.05 * mid for x in ms)
             spread = f"{100 * (min(ms) / mid - 1):+.1f}..{100 * (max(ms) / mid - 1):+.1f}%"
