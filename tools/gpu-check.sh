@@ -20,6 +20,8 @@
 #   variants    stage 07's timing variants (solutions/07_hopper/bench_variants.sh)
 #   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
 #   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64) and (2, 16, 8192, 128)
+#               (NCU_STAGES, NCU_SHAPES: fewer; NCU_SHAPES=none: none); NCU_VARIANTS="c_serial ...": stage 07 variants' stall samples
+#               per instruction
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,8 +142,9 @@ if want python && [[ -x python/run-on-gpu.sh ]] && python3 -c "import torch" 2> 
 fi
 
 if want ncu && command -v ncu > /dev/null; then
-  for shape in 4,16,4096,64 2,16,8192,128; do
-    for stage in 06 07; do
+  for shape in ${NCU_SHAPES:-4,16,4096,64 2,16,8192,128}; do
+    [[ $shape == none ]] && continue
+    for stage in ${NCU_STAGES:-06 07}; do
       log="$out/ncu-$stage-d${shape##*,}.txt"
       PYTHONPATH=python timeout 150 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
         --section SpeedOfLight --section Occupancy --section WarpStateStats --section ComputeWorkloadAnalysis \
@@ -156,6 +159,22 @@ if want ncu && command -v ncu > /dev/null; then
       note "ncu stage $stage ($shape) tensor pipe: $(grep -E 'pipe_tensor_cycles_active' "${log%.txt}-pipes.txt" | awk '{print $NF "%"}' | head -n 1); top stalls: $(grep -E 'issue_stalled' "${log%.txt}-pipes.txt" | awk '{print $NF, $1}' | sort -rn | head -n 3 | sed -E 's/smsp__average_warps_issue_stalled_|_per_issue_active.ratio//g' | paste -sd, -)"
     done
   done
+  # Where a stage 07 variant's warps wait, instruction by instruction (NCU_VARIANTS: names from
+  # solutions/07_hopper/experiments.cmake): the report, its source page (SASS, stall samples per
+  # instruction) as CSV, and its details page.
+  for variant in ${NCU_VARIANTS:-}; do
+    lib=$B/stages/experiments/solution/07_$variant.so
+    [[ -f $lib ]] || { note "ncu variant $variant: not built"; continue; }
+    rep="$out/ncu-07_$variant"
+    PYTHONPATH=python timeout 200 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
+      --section SpeedOfLight --section WarpStateStats --section SourceCounters --section InstructionStats \
+      --section SchedulerStats --section Occupancy --import-source no -f -o "$rep" \
+      python3 -m swa_torch.profile --stage "$lib" --variant solution --shape 4,16,4096,64 --build-dir $B \
+      > "$rep.log" 2>&1
+    ncu --import "$rep.ncu-rep" --page details > "$rep.txt" 2>&1
+    ncu --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep-source.csv" 2>&1
+    note "ncu variant $variant (4,16,4096,64): $(grep -E '^\s+(Duration|Issue Slots Busy|Executed Ipc Active|No Eligible)' "$rep.txt" | awk '{$1=$1; print}' | paste -sd';' -); source page: $(wc -l < "$rep-source.csv") lines"
+  done
 fi
 
 # $OUT brings back a few files (the device tool returns 8 at most): the results the plots and docs read, and one archive of everything.
@@ -163,7 +182,7 @@ if [[ -n ${OUT:-} ]]; then
   for f in bench-fast bench-slow bench-patterns grade-solution grade-off-by-one torch-bench reference-timings; do
     [[ -f $out/$f.json ]] && cp "$out/$f.json" "$OUT/"
   done
-  tar -czf "$OUT/gpu-check.tar.gz" -C "$out" . 2> /dev/null
+  tar -czf "$OUT/gpu-check.tar.gz" --exclude="*.ncu-rep" -C "$out" . 2> /dev/null
 fi
 
 echo

@@ -41,13 +41,15 @@ bench() {
   fi
 }
 rm -f "$out"/*.json
-for stage in 06_tensor_cores 07_hopper; do
-  bench "reference-$stage-d64" --stages-dir "$build/stages" --variant solution --stages "$stage" --fill-sizes 4096
-  bench "reference-$stage-d128" --stages-dir "$build/stages" --variant solution --stages "$stage" -D 128 --fill-sizes 8192
-done
+# Stage 06 for comparison; stage 07 itself is a_default.
+bench "reference-06_tensor_cores-d64" --stages-dir "$build/stages" --variant solution --stages 06_tensor_cores --fill-sizes 4096
+bench "reference-06_tensor_cores-d128" --stages-dir "$build/stages" --variant solution --stages 06_tensor_cores -D 128 \
+  --fill-sizes 8192
 for library in "$build"/stages/experiments/solution/07_*.so; do
   stage="$(basename "$library" .so)"
   bench "variant-$stage-d64" --stages-dir "$build/stages/experiments" --variant solution --stages "$stage" --fill-sizes 4096
+  # Variants that change only the D = 64 build (the number of consumers there) are timed at D = 64 alone.
+  grep -q "^ *swa_stage07_variant(${stage#07_} .*CONSUMERS_D64" "$root/solutions/07_hopper/experiments.cmake" && continue
   bench "variant-$stage-d128" --stages-dir "$build/stages/experiments" --variant solution --stages "$stage" -D 128 \
     --fill-sizes 8192
 done

@@ -20,12 +20,10 @@ endfunction()
 
 if(SWA_STAGE07_VARIANTS)
   swa_stage07_variant(a_default)  # the stage as it is
-  swa_stage07_variant(b_pv_overlap SWA07_OVERLAP=1)  # only P V under the softmax; S waited for each tile
-  swa_stage07_variant(c_serial SWA07_OVERLAP=0)  # nothing under the softmax
-  swa_stage07_variant(d_unshared SWA07_SPLIT_KEYS=0)  # a one-tile band is one consumer's
-  swa_stage07_variant(e_three SWA07_CONSUMERS_D64=3)  # three consumer warpgroups at D = 64
-  swa_stage07_variant(f_three_pv SWA07_CONSUMERS_D64=3 SWA07_OVERLAP=1)
-  swa_stage07_variant(g_three_serial SWA07_CONSUMERS_D64=3 SWA07_OVERLAP=0)  # c and e, the two fastest at D = 64
+  swa_stage07_variant(b_pv_overlap SWA07_OVERLAP=1)  # P V of the last key tile under the softmax of this one
+  swa_stage07_variant(c_two_consumers SWA07_CONSUMERS_D64=2)  # two consumers at D = 64: a ring of 10 stages
+  swa_stage07_variant(d_block_stores SWA07_WARP_STORES=0)  # O stored 64 rows at a time, after a barrier
+  swa_stage07_variant(e_unshared SWA07_SPLIT_KEYS=0)  # a one-tile band is one consumer's
   swa_stage07_variant(x_launch_only SWA07_DIAGNOSTIC=1)  # returns at once: the launch and the timing's cost
   swa_stage07_variant(y_no_tensor_cores SWA07_DIAGNOSTIC=2)  # loads, barriers, softmax and stores; no wgmma
   get_property(targets GLOBAL PROPERTY SWA_STAGE07_VARIANT_TARGETS)

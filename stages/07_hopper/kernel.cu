@@ -5,12 +5,12 @@
 // producer thread streams the band's key tiles through a ring of shared-memory stages with TMA, each key
 // tile once, in order; the consumer warpgroups take the query tiles in turn (64 queries each, wgmma's M)
 // and slide along the band: S = Q K^T and O += P V on the tensor cores (wgmma), the online softmax of
-// stage 04 on the accumulators, the masks only on the window's edge tiles. Inside a consumer the tensor
-// cores and the softmax overlap: while the softmax of key tile k runs, the tensor cores compute S of tile
-// k + 1 and O += P V of tile k - 1. mbarriers say when a stage has landed (kv_full) and when
-// every consumer is done with it (kv_empty); O leaves through TMA stores. A band of a single query tile
-// (one head: the exercise's shapes) is shared by all consumers, each taking some of its key tiles, and
-// merged at the end: its chain of dependent key tiles is halved.
+// stage 04 on the accumulators, the masks only on the window's edge tiles. A consumer waits for its own
+// tensor-core work; the tensor cores stay busy with the other consumers' (three at D = 64, two at 128).
+// mbarriers say when a stage has landed (kv_full) and when every consumer is done with it (kv_empty);
+// O leaves through TMA stores, each warp its own rows. A band of a single query tile (one head: the
+// exercise's shapes) is shared by all consumers, each taking some of its key tiles, and merged at the
+// end: its chain of dependent key tiles is shortened.
 //
 // The instructions are wrapped, one by one, in hopper.cuh (given; its pictures show the swizzle, the
 // descriptors and the accumulator layout). In stages/ the steps marked TODO(student) are yours: the
@@ -19,9 +19,8 @@
 // Built for sm_90a only (H100, H200); on other GPUs the grader skips it, saying so.
 //
 // Speed: see README.md in this folder, "Performance". A key tile is loaded once per band, not once per
-// query tile; the copy engine, the tensor cores and the softmax overlap.
+// query tile; the copy engine, the tensor cores and the consumers' softmax overlap.
 #include <algorithm>
-#include <type_traits>
 
 #include "hopper.cuh"
 #include "stage.h"
@@ -29,13 +28,16 @@
 // Switches for timing alternatives side by side (solutions/07_hopper/experiments.cmake builds each as a
 // library of its own); the defaults are the stage.
 #ifndef SWA07_OVERLAP
-#define SWA07_OVERLAP 2  // what runs under the softmax: 2: S of the next tile and P V of the last; 1: P V; 0: none
+#define SWA07_OVERLAP 0  // 1: P V of the last key tile runs under the softmax of this one; 0: nothing does
 #endif
 #ifndef SWA07_SPLIT_KEYS
 #define SWA07_SPLIT_KEYS 1  // 0: a band of one query tile is one consumer's; the others idle
 #endif
 #ifndef SWA07_CONSUMERS_D64
-#define SWA07_CONSUMERS_D64 2  // consumer warpgroups at D = 64 (3: a shallower ring, fewer registers each)
+#define SWA07_CONSUMERS_D64 3  // consumer warpgroups at D = 64 (2: a deeper ring, more registers each)
+#endif
+#ifndef SWA07_WARP_STORES
+#define SWA07_WARP_STORES 1  // 0: a consumer stores its 64 rows of O at once, after a barrier of its four warps
 #endif
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
@@ -51,6 +53,8 @@ using namespace swa::hopper;
 constexpr int kOverlap = SWA07_OVERLAP;
 constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
 constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
+constexpr bool kWarpStores = SWA07_WARP_STORES != 0;
+constexpr int kStoreRows = kWarpStores ? 16 : 64;  // rows of an O store: a warp's or the consumer's
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
 constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x * log2(e))
@@ -247,7 +251,7 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
 // turn), then a TMA store, which skips the rows past N. A row that saw no key (l = 0) is written as 0.
 template <int D>
 __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape<D>::kColBlocks][32],
-                             const float (&l)[2], const CUtensorMap* o_map, int i0, int bh) {
+                             const float (&l)[2], const CUtensorMap* o_map, int i0, int bh, int n) {
   const int thread = threadIdx.x % kWarpgroupThreads, warp = thread / 32, lane = thread % 32;
   float inv_l[2];
 #pragma unroll
@@ -258,8 +262,13 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
 #pragma unroll
   for (int chunk = 0; chunk < D / Shape<D>::kOutCols; ++chunk) {
     float* staging = sm.o[c][chunk % 2];
-    if (thread == 0) bulk_wait_group_read<1>();  // the store that last read this buffer is done with it ...
-    named_barrier_sync(1 + c, kWarpgroupThreads);  // ... and every thread of the consumer knows it
+    if constexpr (kWarpStores) {  // this warp's 16 rows only: its lane 0 stores them
+      if (lane == 0) bulk_wait_group_read<1>();
+      __syncwarp();
+    } else {
+      if (thread == 0) bulk_wait_group_read<1>();  // the store that last read this buffer is done with it ...
+      named_barrier_sync(1 + c, kWarpgroupThreads);  // ... and every thread of the consumer knows it
+    }
 #pragma unroll
     for (int jj = 0; jj < 4; ++jj) {  // this chunk's 8-column groups j = 4 chunk + jj of the accumulator
       const int j = 4 * chunk + jj;
@@ -273,10 +282,18 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
       }
     }
     fence_proxy_async();  // the copy engine reads what these ordinary stores wrote
-    named_barrier_sync(1 + c, kWarpgroupThreads);  // the whole 64 x 32 box is written
-    if (thread == 0) {
-      tma_store(o_map, staging, Shape<D>::kOutCols * chunk, i0, bh);
-      bulk_commit_group();
+    if constexpr (kWarpStores) {
+      __syncwarp();
+      if (lane == 0 && i0 + 16 * warp < n) {
+        tma_store(o_map, staging + 16 * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * chunk, i0 + 16 * warp, bh);
+        bulk_commit_group();
+      }
+    } else {
+      named_barrier_sync(1 + c, kWarpgroupThreads);  // the whole 64 x 32 box is written
+      if (thread == 0) {
+        tma_store(o_map, staging, Shape<D>::kOutCols * chunk, i0, bh);
+        bulk_commit_group();
+      }
     }
   }
 }
@@ -379,10 +396,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     // TODO(student): write this step.
 
     // The walk over keys.first .. keys.last. Each of its key tiles k goes through, in this order: wait for
-    // K and V (Step 4); S = Q K^T on the tensor cores (issued one step ahead: while the softmax of tile
-    // k - 1 runs); the softmax of S (Steps 5-7) while the tensor cores compute S of tile k + 1 and O += P V
-    // of tile k - 1; O rescaled by alpha and P packed to fp16; O += P V on the tensor cores (under the
-    // softmax of tile k + 1); hand the tile back (Step 8) once that P V has finished.
+    // K and V (Step 4); S = Q K^T on the tensor cores, issued together with O += P V of tile k - 1; the
+    // softmax of S (Steps 5-7); O rescaled by alpha and P packed to fp16; O += P V on the tensor cores
+    // (issued with S of tile k + 1); hand the tile back (Step 8) once that P V has finished.
     const auto wait_for_key_tile = [&](int k) {
       const int n = k - band.first_key;
       // Step 4: wait until K and V of key tile k are in stage n % kKVStages (kv_full, lap n / kKVStages).
@@ -408,8 +424,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // exp2(-inf) = 0, never NaN.
       // TODO(student): write this step.
     };
-    // The softmax of a tile while the tensor cores work: left to itself, ptxas would move the wait for them
-    // above the softmax (hopper.cuh, keep_before_wgmma_wait).
+    // The softmax of a tile while the tensor cores still work (SWA07_OVERLAP = 1): left to itself, ptxas
+    // would move the wait for them above the softmax (hopper.cuh, keep_before_wgmma_wait).
     const auto softmax_before_the_wait = [&](float(&s)[32], int k) {
       keep_before_wgmma_wait([&] { softmax(s, k); });
     };
@@ -436,49 +452,14 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
 #pragma unroll
       for (int r = 0; r < 16; ++r) p_frag[r] = pack_half2(p_tile[2 * r], p_tile[2 * r + 1]);
     };
-    if (keys.first <= keys.last && kOverlap == 2) {
-      // S of tile k + 1 and P V of tile k - 1 on the tensor cores while the softmax of tile k runs. A step
-      // of the walk, with or without the next S and the previous P V (known at compile time: wgmma issued
-      // on a branch that ptxas cannot see through would be serialised).
-      float s[32], s_next[32];  // S = Q K^T of tiles k and k + 1 (the accumulator layout); s becomes P
-      const auto step = [&](int k, auto next, auto previous) {
-        if constexpr (decltype(next)::value) wait_for_key_tile(k + 1);
-        wgmma_fence();  // o was rescaled, p_frag and s_next written by ordinary code
-        if constexpr (decltype(next)::value) issue_scores<D>(s_next, q_tile, k_of(k + 1));
-        if constexpr (decltype(previous)::value) issue_pv<D>(o, p_frag, v_of(k - 1));
-        softmax_before_the_wait(s, k);
-        wgmma_wait_group<0>();  // S of tile k + 1 and O += P V of tile k - 1 are done
-        fence_registers(s_next);
-#pragma unroll
-        for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
-        fence_registers(p_frag);
-        if constexpr (decltype(previous)::value) hand_back(k - 1);
-        rescale_and_pack(s);
-#pragma unroll
-        for (int e = 0; e < 32; ++e) s[e] = s_next[e];
-      };
-      wait_for_key_tile(keys.first);
-      wgmma_fence();
-      issue_scores<D>(s, q_tile, k_of(keys.first));
-      wgmma_wait_group<0>();
-      fence_registers(s);
-      using yes = std::true_type;
-      using no = std::false_type;
-      if (keys.first == keys.last) {
-        step(keys.first, no{}, no{});
-      } else {
-        step(keys.first, yes{}, no{});
-        for (int k = keys.first + 1; k < keys.last; ++k) step(k, yes{}, yes{});
-        step(keys.last, no{}, yes{});
-      }
-    } else if (keys.first <= keys.last) {
+    if (keys.first <= keys.last) {
       float s[32];  // S = Q K^T of a key tile, in the accumulator layout (hopper.cuh); then P
       wait_for_key_tile(keys.first);
       wgmma_fence();  // s's registers were last touched by ordinary code
       issue_scores<D>(s, q_tile, k_of(keys.first));
       wgmma_wait_group<0>();
       fence_registers(s);
-      softmax_before_the_wait(s, keys.first);
+      softmax(s, keys.first);
 #pragma unroll
       for (int r = 0; r < 16; ++r) p_frag[r] = pack_half2(s[2 * r], s[2 * r + 1]);  // o is 0: nothing to rescale
       for (int k = keys.first + 1; k <= keys.last; ++k) {
@@ -488,22 +469,24 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
           issue_scores<D>(s, q_tile, k_of(k));
           issue_pv<D>(o, p_frag, v_of(k - 1));
           wgmma_wait_group<1>();  // S is in the registers; P V of tile k - 1 may still run
-        } else {
+          fence_registers(s);
+          softmax_before_the_wait(s, k);
+          wgmma_wait_group<0>();
+        } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
           issue_pv<D>(o, p_frag, v_of(k - 1));
           issue_scores<D>(s, q_tile, k_of(k));
           wgmma_wait_group<0>();
+          fence_registers(s);
+          softmax(s, k);
         }
-        fence_registers(s);
-        softmax_before_the_wait(s, k);
-        wgmma_wait_group<0>();  // O += P V of tile k - 1 is done: o, p_frag and V of tile k - 1 are free
+        // O += P V of tile k - 1 is done: o, p_frag and V of tile k - 1 are free
 #pragma unroll
         for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
         fence_registers(p_frag);
         hand_back(k - 1);
         rescale_and_pack(s);
       }
-    }
-    if (keys.first <= keys.last) {  // the last tile's O += P V
+      // The last key tile's O += P V.
       wgmma_fence();
       issue_pv<D>(o, p_frag, v_of(keys.last));
       wgmma_wait_group<0>();
@@ -533,7 +516,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // TODO(student): write this step.
     }
   }
-  if (thread == 0) bulk_wait_group<0>();  // the O stores have finished before the block's memory goes
+  if (kWarpStores ? lane == 0 : thread == 0) bulk_wait_group<0>();  // the O stores have finished before the block's memory goes
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -633,7 +616,7 @@ const TensorMaps& tensor_maps(const swa::Problem& p, const swa::Tensors& t) {
     maps.q = encode_tensor_map(t.q, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, p.N, key.bh, 64, kTileM);
     maps.k = encode_tensor_map(t.k, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, p.N, key.bh, 64, kTileN);
     maps.v = encode_tensor_map(t.v, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, D, p.N, key.bh, 64, kTileN);
-    maps.o = encode_tensor_map(t.o, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, D, p.N, key.bh, Shape<D>::kOutCols, kTileM);
+    maps.o = encode_tensor_map(t.o, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 4, D, p.N, key.bh, Shape<D>::kOutCols, kStoreRows);
     last = key;
   }
   return maps;
