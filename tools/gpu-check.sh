@@ -20,8 +20,8 @@
 #   variants    stage 07's timing variants (solutions/07_hopper/bench_variants.sh)
 #   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
 #   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64) and (2, 16, 8192, 128)
-#               (NCU_STAGES, NCU_SHAPES: fewer; NCU_SHAPES=none: none); NCU_VARIANTS="c_serial ...": stage 07 variants' stall samples
-#               per instruction
+#               (NCU_STAGES, NCU_SHAPES: fewer; NCU_SHAPES=none: none); NCU_VARIANTS="a_default ...": the
+#               stall samples per instruction of stage 07's variants (experiments.cmake's names)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

@@ -21,6 +21,7 @@ import datetime
 import functools
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -122,6 +123,10 @@ def format_table(document):
 
 
 def _commit():
+    """The commit measured: $SWA_COMMIT where the caller knows it (tools/gpu-check.sh sets it: a copy of the
+    working tree on another machine may carry another HEAD), else git's HEAD."""
+    if os.environ.get("SWA_COMMIT"):
+        return os.environ["SWA_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
                              cwd=pathlib.Path(__file__).resolve().parent)

@@ -239,7 +239,7 @@ class Block:
                     self.hand_back_tile(c, k, who)
                     nonlocal_released[0] = k + 1
 
-            if kf <= kl and self.deep:  # SWA07_OVERLAP=2: S of tile k + 1 runs under the softmax of tile k
+            if kf <= kl and self.deep:  # reads one key tile ahead (S of tile k + 1 under the softmax of tile k)
                 yield wait_key(kf)
                 start_read(kf)
                 yield None  # S = Q K^T of the first tile

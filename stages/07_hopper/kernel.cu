@@ -419,7 +419,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // Step 7: the online softmax of stage 04 on the accumulator, in base 2 (scores times scale_log2). The
       // thread holds two rows (accumulator_row(e)), each shared with three other lanes (quad_max): update m
       // and l (this thread's share), set alpha[r] = 2^(m_old - m_new), and overwrite s with P = 2^(s - m)
-      // (exp2_approx). Leave o alone: the tensor cores may still be adding the previous tile's P V to it.
+      // (exp2_approx). Leave o alone: the given code rescales it afterwards (with SWA07_OVERLAP = 1 the
+      // tensor cores may still be adding the previous tile's P V to it meanwhile).
       // A row that has seen no key keeps m = -infinity: use 0 in its place, so that every exp2 is
       // exp2(-inf) = 0, never NaN.
       // TODO(student): write this step.
