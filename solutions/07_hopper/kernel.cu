@@ -61,7 +61,7 @@ constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x * log2(e))
 constexpr int kSharedMemory = 227 * 1024;  // the most dynamic shared memory a block may have on sm_90
 
 // Sizes for head dimension D. Shared memory holds the K/V ring, each consumer's Q buffers and two O
-// staging buffers per consumer; the ring is as deep as the rest leaves room for.
+// staging buffers per consumer; the ring is as deep as the rest leaves room for, up to 10 stages.
 template <int D>
 struct Shape {
   static_assert(D == 64 || D == 128, "rows of 128 or 256 bytes: one or two swizzled column blocks");
@@ -257,7 +257,9 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
 }
 
 // O = o / l for consumer c's 64 rows: 32 columns at a time into a swizzled staging buffer (two, taken in
-// turn), then a TMA store, which skips the rows past N. A row that saw no key (l = 0) is written as 0.
+// turn), then TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows
+// (SWA07_WARP_STORES = 0: thread 0 stores all 64, after a barrier of the consumer's four warps). A row that
+// saw no key (l = 0) is written as 0.
 template <int D>
 __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape<D>::kColBlocks][32],
                              const float (&l)[2], const CUtensorMap* o_map, int i0, int bh, int n) {
@@ -549,8 +551,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       hand_back(keys.last);
     }
 
-    // Step 9: normalise and store this tile's 64 rows (store_output). A shared tile is stored once, by
-    // consumer 0, after the merge below.
+    // Step 9: store this tile's 64 rows with store_output (given: it divides by l). A shared tile is stored
+    // once, by consumer 0, after the merge below.
     // BEGIN SOLUTION
     if (!shared) store_output<D>(sm, c, o, l, o_map, i0, bh, p.N);
     // END SOLUTION
@@ -573,13 +575,14 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       send_partial<D>(sm, c, o, m, l);
     } else {
       merge_partials<D>(sm, o, m, l);
-      // Step 9 again, for the shared tile: normalise and store it.
+      // Step 9 again, for the shared tile: store it.
       // BEGIN SOLUTION
       store_output<D>(sm, c, o, l, o_map, i0, bh, p.N);
       // END SOLUTION
     }
   }
-  if (kWarpStores ? lane == 0 : thread == 0) bulk_wait_group<0>();  // the O stores have finished before the block's memory goes
+  // Every thread that stored waits until its O stores have finished, before the block's memory goes.
+  if (kWarpStores ? lane == 0 : thread == 0) bulk_wait_group<0>();
 }
 
 // ---------------------------------------------------------------------------------------------------
