@@ -36,9 +36,6 @@
 #ifndef SWA07_CONSUMERS_D64
 #define SWA07_CONSUMERS_D64 3  // consumer warpgroups at D = 64 (2: a deeper ring, more registers each)
 #endif
-#ifndef SWA07_WARP_STORES
-#define SWA07_WARP_STORES 1  // 0: a consumer stores its 64 rows of O at once, after a barrier of its four warps
-#endif
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
 #endif
@@ -53,8 +50,7 @@ using namespace swa::hopper;
 constexpr int kOverlap = SWA07_OVERLAP;
 constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
 constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
-constexpr bool kWarpStores = SWA07_WARP_STORES != 0;
-constexpr int kStoreRows = kWarpStores ? 16 : 64;  // rows of an O store: a warp's or the consumer's
+constexpr int kStoreRows = 16;  // rows of an O store: one warp's share of a query tile
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
 constexpr float kLog2e = 1.4426950408889634f;  // exp(x) = exp2(x * log2(e))
@@ -257,9 +253,8 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
 }
 
 // O = o / l for consumer c's 64 rows: 32 columns at a time into a swizzled staging buffer (two, taken in
-// turn), then TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows
-// (SWA07_WARP_STORES = 0: thread 0 stores all 64, after a barrier of the consumer's four warps). A row that
-// saw no key (l = 0) is written as 0.
+// turn), then TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows, so
+// no barrier across the consumer is needed. A row that saw no key (l = 0) is written as 0.
 template <int D>
 __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape<D>::kColBlocks][32],
                              const float (&l)[2], const CUtensorMap* o_map, int i0, int bh, int n) {
@@ -273,13 +268,8 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
 #pragma unroll
   for (int chunk = 0; chunk < D / Shape<D>::kOutCols; ++chunk) {
     float* staging = sm.o[c][chunk % 2];
-    if constexpr (kWarpStores) {  // this warp's 16 rows only: its lane 0 stores them
-      if (lane == 0) bulk_wait_group_read<1>();
-      __syncwarp();
-    } else {
-      if (thread == 0) bulk_wait_group_read<1>();  // the store that last read this buffer is done with it ...
-      named_barrier_sync(1 + c, kWarpgroupThreads);  // ... and every thread of the consumer knows it
-    }
+    if (lane == 0) bulk_wait_group_read<1>();  // this warp's store that last read the buffer is done with it ...
+    __syncwarp();  // ... and every lane of the warp knows it
 #pragma unroll
     for (int jj = 0; jj < 4; ++jj) {  // this chunk's 8-column groups j = 4 chunk + jj of the accumulator
       const int j = 4 * chunk + jj;
@@ -293,18 +283,11 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
       }
     }
     fence_proxy_async();  // the copy engine reads what these ordinary stores wrote
-    if constexpr (kWarpStores) {
-      __syncwarp();
-      if (lane == 0 && i0 + 16 * warp < n) {
-        tma_store(o_map, staging + 16 * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * chunk, i0 + 16 * warp, bh);
-        bulk_commit_group();
-      }
-    } else {
-      named_barrier_sync(1 + c, kWarpgroupThreads);  // the whole 64 x 32 box is written
-      if (thread == 0) {
-        tma_store(o_map, staging, Shape<D>::kOutCols * chunk, i0, bh);
-        bulk_commit_group();
-      }
+    __syncwarp();  // the warp's 16 x 32 box is written
+    const int row0 = i0 + kStoreRows * warp;
+    if (lane == 0 && row0 < n) {
+      tma_store(o_map, staging + kStoreRows * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * chunk, row0, bh);
+      bulk_commit_group();
     }
   }
 }
@@ -581,8 +564,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // END SOLUTION
     }
   }
-  // Every thread that stored waits until its O stores have finished, before the block's memory goes.
-  if (kWarpStores ? lane == 0 : thread == 0) bulk_wait_group<0>();
+  if (lane == 0) bulk_wait_group<0>();  // each warp's O stores have finished before the block's memory goes
 }
 
 // ---------------------------------------------------------------------------------------------------
