@@ -109,9 +109,8 @@ def run_length(window, bh, sms, stages, consumers, faults=()):
 class Block:
     """One block: the producer, C consumers, the copy engine, all as generators that yield 'wait' predicates."""
 
-    def __init__(self, window, first_tile, run, stages, q_stages, consumers, split, tile_bytes, rng, faults=(),
-                 deep=False):
-        self.w, self.rng, self.faults, self.deep = window, rng, faults, deep
+    def __init__(self, window, first_tile, run, stages, q_stages, consumers, split, tile_bytes, rng, faults=()):
+        self.w, self.rng, self.faults = window, rng, faults
         self.S, self.QS, self.C = stages, q_stages, consumers
         self.first_tile = first_tile
         self.end_tile = min(first_tile + run, window.num_query_tiles)
@@ -239,35 +238,7 @@ class Block:
                     self.hand_back_tile(c, k, who)
                     nonlocal_released[0] = k + 1
 
-            if kf <= kl and self.deep:  # reads one key tile ahead (S of tile k + 1 under the softmax of tile k)
-                yield wait_key(kf)
-                start_read(kf)
-                yield None  # S = Q K^T of the first tile
-                if kf == kl:
-                    self.q_readers[owner][buffer].discard(c)
-                for k in range(kf, kl + 1):
-                    if k < kl:
-                        yield wait_key(k + 1)
-                        start_read(k + 1)
-                    early = "q_release_before_last_s" in self.faults and k + 1 == kl
-                    if early:
-                        after_last_scores(k + 1)
-                    if "hand_back_before_pv" in self.faults and k > kf:
-                        hand_back(k - 1)
-                    yield None  # S of tile k + 1 and P V of tile k - 1 issued; the softmax of tile k
-                    if k == kl and "q_release_before_last_s" not in self.faults:
-                        after_last_scores(k)  # Step 5, in the softmax of the last tile
-                    yield None  # wgmma_wait_group<0>
-                    if k + 1 == kl:
-                        self.q_readers[owner][buffer].discard(c)  # the last S has read Q
-                    if k > kf:
-                        end_read(k - 1)
-                        if "hand_back_before_pv" not in self.faults:
-                            hand_back(k - 1)
-                yield None  # P V of the last tile
-                end_read(kl)
-                hand_back(kl)
-            elif kf <= kl:  # SWA07_OVERLAP=0 or 1
+            if kf <= kl:
                 yield wait_key(kf)
                 start_read(kf)
                 yield None  # S = Q K^T of the first tile, then its softmax
@@ -356,12 +327,11 @@ def configurations(quick):
     for d, consumers in [(64, 2), (128, 2), (64, 3)]:
         stages = {(64, 2): 10, (128, 2): 5, (64, 3): 8}[(d, consumers)]
         q_stages = 2 if d == 64 else 1
-        for n, w, causal, split, sms, deep in itertools.product(sizes, windows, [False, True], [True, False], [132, 3],
-                                                                [True, False]):
+        for n, w, causal, split, sms in itertools.product(sizes, windows, [False, True], [True, False], [132, 3]):
             if quick and (w not in (0, 128, 300, 5000) or sms == 3 and n < 1013):
                 continue
             yield dict(d=d, consumers=consumers, stages=stages, q_stages=q_stages, n=n, left=w,
-                       right=0 if causal else w, split=split, sms=sms, deep=deep)
+                       right=0 if causal else w, split=split, sms=sms)
 
 
 def sweep(quick, schedules, seed, faults=()):
@@ -374,7 +344,7 @@ def sweep(quick, schedules, seed, faults=()):
         for first_tile in range(0, window.num_query_tiles, run):
             for _ in range(schedules):
                 block = Block(window, first_tile, run, cfg["stages"], cfg["q_stages"], cfg["consumers"],
-                              cfg["split"], cfg["d"] * TILE * 2, random.Random(rng.random()), faults, cfg["deep"])
+                              cfg["split"], cfg["d"] * TILE * 2, random.Random(rng.random()), faults)
                 try:
                     block.run()
                 except (Hang, AssertionError) as e:

@@ -251,6 +251,14 @@ __device__ inline uint64_t kmajor_descriptor(uint32_t address) { return make_des
 __device__ inline uint64_t mnmajor_descriptor(uint32_t address, uint32_t block_bytes) {
   return make_descriptor(address, block_bytes, 1024);
 }
+// The same descriptor `bytes` further on (a multiple of 16): only the start address changes, and it is the
+// low field, which never carries into the next one (shared memory ends below 256 KB). One addition of a
+// constant per wgmma instead of building each descriptor again: a tile's descriptor is made once and
+// stepped along (k-steps, column blocks, ring stages).
+__device__ inline uint64_t descriptor_plus(uint64_t descriptor, uint32_t bytes) {
+  const uint32_t low = static_cast<uint32_t>(descriptor) + (bytes >> 4);
+  return (descriptor & 0xFFFFFFFF00000000ull) | low;
+}
 
 // wgmma.fence: orders this warpgroup's earlier register writes (the accumulator, the A fragment) before
 // the wgmma that reads them. Before every batch of wgmma that follows ordinary code touching its registers.
@@ -372,17 +380,31 @@ struct AccumulatorCoord {
 // thread's row 0 (accumulator_row(e) = 0) keeps keys first[0] .. last[0], row 1 keeps first[1] .. last[1]
 // (key positions, not tile columns; first > last hides the whole row). A sliding window shows each query
 // one run of keys, so two bounds per row replace a test per score: the thread's columns are the constants
-// 8j + (e & 1) plus its lane's 2(lane % 4), so each score costs two compares against constants and a select.
+// 8j + (e & 1) plus its lane's 2(lane % 4), so each score costs a compare against a constant per bound that
+// cuts into the tile, and a select. A window's edge tile is cut on one side only (its left edge or its
+// right one), so the one-sided loops are the common ones.
 __device__ inline void mask_outside_rows(float (&s)[32], const AccumulatorCoord& at, const int (&first)[2],
                                          const int (&last)[2]) {
+  constexpr int kLastCol = 8 * 7 + 1;  // accumulator_col(31, 0): the thread's last column, before its lane's
   const int lane_col = at.j0 + 2 * (at.lane & 3);  // key of the thread's column 0
   int lo[2], hi[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) lo[r] = first[r] - lane_col, hi[r] = last[r] - lane_col;
+  const bool cut_left = lo[0] > 0 || lo[1] > 0, cut_right = hi[0] < kLastCol || hi[1] < kLastCol;
+  if (cut_left && cut_right) {
 #pragma unroll
-  for (int e = 0; e < 32; ++e) {
-    const int col = accumulator_col(e, 0);  // a constant once unrolled
-    if (col < lo[accumulator_row(e)] || col > hi[accumulator_row(e)]) s[e] = -INFINITY;
+    for (int e = 0; e < 32; ++e) {
+      const int col = accumulator_col(e, 0);  // a constant once unrolled
+      if (col < lo[accumulator_row(e)] || col > hi[accumulator_row(e)]) s[e] = -INFINITY;
+    }
+  } else if (cut_left) {
+#pragma unroll
+    for (int e = 0; e < 32; ++e)
+      if (accumulator_col(e, 0) < lo[accumulator_row(e)]) s[e] = -INFINITY;
+  } else if (cut_right) {
+#pragma unroll
+    for (int e = 0; e < 32; ++e)
+      if (accumulator_col(e, 0) > hi[accumulator_row(e)]) s[e] = -INFINITY;
   }
 }
 
