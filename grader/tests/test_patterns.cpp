@@ -205,6 +205,8 @@ void check_tiles(const PatternSpec& spec, int N, int tm, int tn) {
       walked_tiles.push_back(n);
     }
     ASSERT_EQ(walked_tiles, expected_tiles) << describe(spec, N, tm, tn) << " m=" << m;
+    ASSERT_EQ(mask.last_key_tile(m), expected_tiles.empty() ? -1 : expected_tiles.back())
+        << describe(spec, N, tm, tn) << " m=" << m;
   }
 }
 

@@ -100,6 +100,11 @@ struct TileMask {
   // The key tiles query tile m visits lie in [first_key_tile(m), last_key_tile(m)] (some may be empty
   // for the dilated, global, exponential and sinks patterns; next_key_tile skips those).
   SWA_HD int last_key_tile(int m) const {
+    // The sliding and causal windows touch one run of tiles, never empty: its end, in O(1) (kernels ask
+    // this per query tile).
+    const long long i1 = min_int(N, m * tile_m + tile_m) - 1;
+    if (pattern.kind == PatternKind::kSlidingWindow) return key_tile_of(i1 + pattern.right);
+    if (pattern.kind == PatternKind::kCausalSlidingWindow) return key_tile_of(i1);
     int last = -1;
     for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) last = n;
     return last;
