@@ -34,7 +34,7 @@
 #define SWA07_SPLIT_KEYS 1  // 0: a band of one query tile is one consumer's; the others idle
 #endif
 #ifndef SWA07_CONSUMERS_D64
-#define SWA07_CONSUMERS_D64 3  // consumer warpgroups at D = 64 (2: a deeper ring, more registers each)
+#define SWA07_CONSUMERS_D64 3  // consumer warpgroups at D = 64 (2: a deeper ring; 4: fewer registers each)
 #endif
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
@@ -67,18 +67,23 @@ struct Shape {
   static constexpr int kConsumers = D == 64 ? SWA07_CONSUMERS_D64 : 2;  // warpgroup 0 is the producer
   static constexpr int kThreads = kWarpgroupThreads * (1 + kConsumers);
   static constexpr int kConsumerWarps = 4 * kConsumers;  // a stage is free again once each has arrived
-  static constexpr int kQStages = D == 64 ? 2 : 1;  // Q tiles per consumer (2: the next one loads early)
+  static constexpr int kQStages = kConsumers == 4 || D == 128 ? 1 : 2;  // Q tiles per consumer (2: the next one early)
   static constexpr int kOutCols = 32;  // fp32 columns per O store: 128 bytes, one swizzled row
   static constexpr int kOutBytes = 2 * kTileM * kOutCols * 4;  // a consumer's two O staging buffers
   static constexpr int kReserved = 1024 + 2048;  // aligning the start; barriers and the merge's rows
   static constexpr int kKVStages =
       std::min(10, (kSharedMemory - kReserved - kConsumers * (kQStages * kTileBytes + kOutBytes)) / (2 * kTileBytes));
-  // Registers: the producer gives most of its share to the consumers (setmaxnreg); 64K per multiprocessor.
-  static constexpr int kProducerRegisters = kConsumers == 2 ? 40 : 32;
-  static constexpr int kConsumerRegisters = kConsumers == 2 ? 232 : 160;
-  static_assert(kConsumers == 2 || kConsumers == 3, "two or three consumer warpgroups");
-  static_assert(kWarpgroupThreads * (kProducerRegisters + kConsumers * kConsumerRegisters) <= 64 * 1024,
-                "the warpgroups' registers must fit the multiprocessor's 64K");
+  // Registers: the producer gives most of its share to the consumers (setmaxnreg). setmaxnreg only moves
+  // registers between the block's warps: the block has what it was launched with, each thread the 64K of
+  // the multiprocessor divided by kThreads, rounded down to a multiple of 8 (launch bounds: one block per
+  // multiprocessor). Asking for more than that makes setmaxnreg.inc wait forever: a hang, not an error.
+  static constexpr int kLaunchRegisters = (64 * 1024 / kThreads) / 8 * 8;
+  static constexpr int kProducerRegisters = kConsumers == 2 ? 40 : kConsumers == 3 ? 32 : 24;
+  static constexpr int kConsumerRegisters = kConsumers == 2 ? 232 : kConsumers == 3 ? 160 : 112;
+  static_assert(kConsumers >= 2 && kConsumers <= 4, "two to four consumer warpgroups");
+  static_assert(kWarpgroupThreads * (kProducerRegisters + kConsumers * kConsumerRegisters) <=
+                    kThreads * kLaunchRegisters,
+                "the warpgroups' registers must fit those the block is launched with");
   static_assert(kKVStages >= 3, "a ring of fewer than 3 stages cannot hold a window of 128");
   static_assert(kOutBytes / kWarpgroupThreads >= 32 * 4 && kQStages * kTileBytes >= (kColBlocks - 1) * kOutBytes,
                 "a consumer's O staging (and Q buffers at D = 128) hold its O accumulator when it is merged");

@@ -324,9 +324,9 @@ class Block:
 def configurations(quick):
     sizes = [1, 63, 64, 65, 129, 257, 1013, 2048]
     windows = [0, 1, 63, 64, 127, 128, 129, 200, 250, 300, 5000]
-    for d, consumers in [(64, 2), (128, 2), (64, 3)]:
-        stages = {(64, 2): 10, (128, 2): 5, (64, 3): 8}[(d, consumers)]
-        q_stages = 2 if d == 64 else 1
+    for d, consumers in [(64, 2), (128, 2), (64, 3), (64, 4)]:
+        stages = {(64, 2): 10, (128, 2): 5, (64, 3): 8, (64, 4): 8}[(d, consumers)]
+        q_stages = 2 if d == 64 and consumers < 4 else 1
         for n, w, causal, split, sms in itertools.product(sizes, windows, [False, True], [True, False], [132, 3]):
             if quick and (w not in (0, 128, 300, 5000) or sms == 3 and n < 1013):
                 continue

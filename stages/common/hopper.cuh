@@ -439,7 +439,9 @@ __device__ inline uint32_t pack_half2(float lo, float hi) {
 
 // setmaxnreg: every warp of this warpgroup now owns `kRegisters` registers per thread, giving the rest back
 // to the block's pool (dec) or taking them from it (inc: waits until the pool has them). All four warps of
-// the warpgroup execute it. The kernel needs __launch_bounds__(threads, 1), which fixes the starting count.
+// the warpgroup execute it. The kernel needs __launch_bounds__(threads, 1), which fixes the starting count:
+// 65,536 / threads, rounded down to a multiple of 8, and the pool is that times threads. An inc that the
+// pool cannot cover waits forever (640 threads start with 96 each, so four warpgroups of 120 never get them).
 template <int kRegisters>
 __device__ inline void setmaxnreg_dec() {
   static_assert(kRegisters % 8 == 0 && kRegisters >= 24 && kRegisters <= 256, "24 .. 256, a multiple of 8");
