@@ -6,7 +6,7 @@
 // tile once, in order; the consumer warpgroups take the query tiles in turn (64 queries each, wgmma's M)
 // and slide along the band: S = Q K^T and O += P V on the tensor cores (wgmma), the online softmax of
 // stage 04 on the accumulators, the masks only on the window's edge tiles. A consumer waits for its own
-// tensor-core work; the tensor cores stay busy with the other consumers' (three at D = 64, two at 128).
+// tensor-core work; the tensor cores stay busy with the other consumers' (four at D = 64, two at 128).
 // mbarriers say when a stage has landed (kv_full) and when every consumer is done with it (kv_empty);
 // O leaves through TMA stores, each warp its own rows. A band of a single query tile (one head: the
 // exercise's shapes) is shared by all consumers, each taking some of its key tiles, and merged at the
@@ -34,7 +34,7 @@
 #define SWA07_SPLIT_KEYS 1  // 0: a band of one query tile is one consumer's; the others idle
 #endif
 #ifndef SWA07_CONSUMERS_D64
-#define SWA07_CONSUMERS_D64 3  // consumer warpgroups at D = 64 (2: a deeper ring; 4: fewer registers each)
+#define SWA07_CONSUMERS_D64 4  // consumer warpgroups at D = 64 (fewer: a deeper ring, more registers each)
 #endif
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
@@ -258,7 +258,9 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
 
 // O = o / l for consumer c's 64 rows: 32 columns at a time into a swizzled staging buffer (two, taken in
 // turn), then TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows, so
-// no barrier across the consumer is needed. A row that saw no key (l = 0) is written as 0.
+// no barrier across the consumer is needed. A row that saw no key (l = 0) is written as 0. At D = 64 both
+// buffers hold the whole row: one proxy fence and one bulk group per tile; at D = 128 a group per 32
+// columns, so that the third chunk waits only for the first one's store.
 template <int D>
 __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape<D>::kColBlocks][32],
                              const float (&l)[2], const CUtensorMap* o_map, int i0, int bh, int n) {
@@ -269,11 +271,15 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
     const float sum = quad_sum(l[r]);  // l was this thread's share of the row
     inv_l[r] = sum > 0.f ? __fdividef(1.f, sum) : 0.f;  // sum >= 1 (the row's largest term is 1): no slow path
   }
+  constexpr int kChunks = D / Shape<D>::kOutCols, kPerGroup = kChunks == 2 ? 2 : 1;  // chunks per bulk group
+  const int row0 = i0 + kStoreRows * warp;
 #pragma unroll
-  for (int chunk = 0; chunk < D / Shape<D>::kOutCols; ++chunk) {
+  for (int chunk = 0; chunk < kChunks; ++chunk) {
     float* staging = sm.o[c][chunk % 2];
-    if (lane == 0) bulk_wait_group_read<1>();  // this warp's store that last read the buffer is done with it ...
-    __syncwarp();  // ... and every lane of the warp knows it
+    if (chunk % kPerGroup == 0) {
+      if (lane == 0) bulk_wait_group_read<2 - kPerGroup>();  // the store that last read the buffer(s) is done ...
+      __syncwarp();  // ... and every lane of the warp knows it
+    }
 #pragma unroll
     for (int jj = 0; jj < 4; ++jj) {  // this chunk's 8-column groups j = 4 chunk + jj of the accumulator
       const int j = 4 * chunk + jj;
@@ -286,11 +292,13 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
         *reinterpret_cast<float2*>(reinterpret_cast<char*>(staging) + swizzle_128b(row, byte)) = value;
       }
     }
+    if (chunk % kPerGroup != kPerGroup - 1) continue;
     fence_proxy_async();  // the copy engine reads what these ordinary stores wrote
-    __syncwarp();  // the warp's 16 x 32 box is written
-    const int row0 = i0 + kStoreRows * warp;
+    __syncwarp();  // the warp's 16 x 32 box(es) are written
     if (lane == 0 && row0 < n) {
-      tma_store(o_map, staging + kStoreRows * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * chunk, row0, bh);
+#pragma unroll
+      for (int g = chunk + 1 - kPerGroup; g <= chunk; ++g)
+        tma_store(o_map, sm.o[c][g % 2] + kStoreRows * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * g, row0, bh);
       bulk_commit_group();
     }
   }
@@ -328,12 +336,14 @@ __device__ void send_partial(SharedStorage<D>& sm, int c, const float (&o)[Shape
 
 // Consumer 0 folds in the other consumers' partials, as the online softmax folds in a key tile: with
 // m' = max(m, m_c), o = o 2^(m - m') + o_c 2^(m_c - m'), and l likewise (the other consumer's row sum is
-// added to one lane's share of l, which store_output sums over the four lanes).
+// added to one lane's share of l, which store_output sums over the four lanes). A consumer whose run of key
+// tiles is empty (a window of fewer key tiles than consumers) sends nothing: there is nothing to add.
 template <int D>
-__device__ void merge_partials(SharedStorage<D>& sm, float (&o)[Shape<D>::kColBlocks][32], float (&m)[2],
-                               float (&l)[2]) {
+__device__ void merge_partials(SharedStorage<D>& sm, const Band& band, float (&o)[Shape<D>::kColBlocks][32],
+                               float (&m)[2], float (&l)[2]) {
   const int thread = threadIdx.x % kWarpgroupThreads, warp = thread / 32, lane = thread % 32;
   for (int c = 1; c < Shape<D>::kConsumers; ++c) {
+    if (band.keys_of<Shape<D>::kConsumers>(band.first_tile, c).empty()) continue;
     named_barrier_sync(1 + Shape<D>::kConsumers + c - 1, 2 * kWarpgroupThreads);  // c's partial is written
     float a_own[2], a_other[2];
 #pragma unroll
@@ -561,9 +571,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
   // After Step 10, so that no consumer holds a stage that another's run of key tiles still needs.
   if (shared) {
     if (c > 0) {
-      send_partial<D>(sm, c, o, m, l);
+      if (!band.keys_of<C>(band.first_tile, c).empty()) send_partial<D>(sm, c, o, m, l);
     } else {
-      merge_partials<D>(sm, o, m, l);
+      merge_partials<D>(sm, band, o, m, l);
       // Step 9 again, for the shared tile: store it.
       // BEGIN SOLUTION
       store_output<D>(sm, c, o, l, o_map, i0, bh, p.N);

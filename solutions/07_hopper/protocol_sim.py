@@ -183,6 +183,10 @@ class Block:
         run = -(-(last - first + 1) // self.C)
         return min(last + 1, first + c * run), min(last, first + (c + 1) * run - 1)
 
+    def sends_partial(self, c):  # a consumer of a shared band with key tiles to merge (send_partial)
+        first, last = self.keys_of(self.first_tile, c)
+        return c > 0 and first <= last
+
     def hand_back_tile(self, c, k, who):
         n = k - self.first_key
         self.kv_empty[n % self.S].arrive(4, lap=n // self.S, who=who)
@@ -271,7 +275,7 @@ class Block:
             q += self.C
             turn += 1
         if self.shared and c == 0 and "merge_before_release" in self.faults:
-            for other in range(1, self.C):
+            for other in filter(self.sends_partial, range(self.C)):
                 yield lambda other=other: self.partial_ready[other]
         # Step 10
         while released <= self.last_key:
@@ -279,11 +283,11 @@ class Block:
             yield lambda n=n: self.kv_full[n % self.S].completed((n // self.S) & 1)
             self.hand_back_tile(c, released, who)
             released += 1
-        if self.shared:
-            if c > 0:
+        if self.shared:  # a consumer with no key tiles sends nothing, and consumer 0 does not wait for it
+            if self.sends_partial(c):
                 self.partial_ready[c] = True  # send_partial: bar.arrive
-            else:
-                for other in range(1, self.C):
+            elif c == 0:
+                for other in filter(self.sends_partial, range(self.C)):
                     yield lambda other=other: self.partial_ready[other]  # merge_partials: bar.sync
         self.done[c] = True
 
