@@ -36,6 +36,9 @@
 #ifndef SWA07_CONSUMERS_D64
 #define SWA07_CONSUMERS_D64 4  // consumer warpgroups at D = 64 (fewer: a deeper ring, more registers each)
 #endif
+#ifndef SWA07_KEEP_MAX
+#define SWA07_KEEP_MAX 1  // 1: a key tile first tries the row maxima it has (softmax_keeping_max); 0: never
+#endif
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
 #endif
@@ -50,6 +53,7 @@ using namespace swa::hopper;
 constexpr int kOverlap = SWA07_OVERLAP;
 constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
 constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
+constexpr bool kKeepMax = SWA07_KEEP_MAX != 0 && kOverlap == 0;  // it writes P where the last P V reads
 constexpr int kStoreRows = 16;  // rows of an O store: one warp's share of a query tile
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
@@ -145,6 +149,12 @@ struct Band {
     const int run = swa::ceil_div(all.last - all.first + 1, kConsumers);
     return {swa::min_int(all.last + 1, all.first + c * run), swa::min_int(all.last, all.first + (c + 1) * run - 1)};
   }
+  // Whether consumer c has a partial result of a shared band's tile to merge: not when the window has fewer
+  // key tiles than there are consumers and c's run is empty.
+  template <int kConsumers>
+  __device__ bool has_partial(int c) const {
+    return !keys_of<kConsumers>(first_tile, c).empty();
+  }
 };
 
 // The keys query i sees, [first, last]: one run for the sliding window (the causal one has right = 0),
@@ -199,7 +209,7 @@ __device__ void produce(SharedStorage<D>& sm, const Band& band, int bh, const CU
   for (int q = band.first_tile; q < band.end_tile; ++q) {
     if (q >= band.first_tile + kFirstQs) load_query_tile<D>(sm, band, q, bh, q_map);
     for (const int last = band.mask.last_key_tile(q); next_key <= last; ++next_key) {
-      const int n = next_key - band.first_key;
+      const unsigned n = next_key - band.first_key;  // unsigned (n >= 0): % and / by a power of 2 are a mask and a shift
       const int stage = n % S::kKVStages, kv_lap = n / S::kKVStages;
       // Step 2: load K and V of key tile next_key into stage `stage`, completing on kv_full[stage], once
       // every consumer has released the tile the stage held in the previous lap (kv_empty).
@@ -213,15 +223,15 @@ __device__ void produce(SharedStorage<D>& sm, const Band& band, int bh, const CU
 // ---------------------------------------------------------------------------------------------------
 
 // Issues S = Q K^T for a 64 x 64 tile as one wgmma group: D/16 k-steps, both operands K-major in shared
-// memory. A k-step is 16 columns (32 bytes) along the swizzled rows; every 4 steps the next column block
-// (hopper.cuh). The caller fences before (wgmma_fence) and waits after (wgmma_wait_group).
+// memory, given by their descriptors (made once per tile or ring, stepped here). A k-step is 16 columns
+// (32 bytes) along the swizzled rows; every 4 steps the next column block (hopper.cuh). The caller fences
+// before (wgmma_fence) and waits after (wgmma_wait_group).
 template <int D>
-__device__ void issue_scores(float (&s)[32], const __half* q_tile, const __half* k_tile) {
+__device__ void issue_scores(float (&s)[32], uint64_t q_desc, uint64_t k_desc) {
   if constexpr (!kTensorCores) {
     for (float& x : s) x = 0.f;
     return;
   }
-  const uint64_t q_desc = kmajor_descriptor(smem_address(q_tile)), k_desc = kmajor_descriptor(smem_address(k_tile));
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
     const uint32_t offset = (kk / 4) * Shape<D>::kBlockBytes + (kk % 4) * 32;
@@ -234,9 +244,8 @@ __device__ void issue_scores(float (&s)[32], const __half* q_tile, const __half*
 // 2048 bytes per step), one wgmma of 64 output columns per column block. Until the group is waited for,
 // neither o nor p may be touched.
 template <int D>
-__device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&p)[16], const __half* v_tile) {
+__device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&p)[16], uint64_t v_desc) {
   if constexpr (!kTensorCores) return;
-  const uint64_t v_desc = mnmajor_descriptor(smem_address(v_tile), Shape<D>::kBlockBytes);
 #pragma unroll
   for (int kk = 0; kk < kTileN / 16; ++kk) {
     const uint32_t a[4] = {p[4 * kk], p[4 * kk + 1], p[4 * kk + 2], p[4 * kk + 3]};
@@ -334,7 +343,7 @@ __device__ void merge_partials(SharedStorage<D>& sm, const Band& band, float (&o
                                float (&m)[2], float (&l)[2]) {
   const int thread = threadIdx.x % kWarpgroupThreads, warp = thread / 32, lane = thread % 32;
   for (int c = 1; c < Shape<D>::kConsumers; ++c) {
-    if (band.keys_of<Shape<D>::kConsumers>(band.first_tile, c).empty()) continue;
+    if (!band.has_partial<Shape<D>::kConsumers>(c)) continue;
     named_barrier_sync(1 + Shape<D>::kConsumers + c - 1, 2 * kWarpgroupThreads);  // c's partial is written
     float a_own[2], a_other[2];
 #pragma unroll
@@ -374,19 +383,23 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
   const float scale_log2 = p.scale * kLog2e;
   const bool shared = band.shared();
   int released = band.first_key;  // this consumer has handed back every key tile of the band below this one
+  // The K/V ring's wgmma descriptors, made once: key tile k's stage is stage_of(k) tiles further on.
+  const uint64_t k_ring = hide_address_bits(kmajor_descriptor(smem_address(sm.k[0])));
+  const uint64_t v_ring = hide_address_bits(mnmajor_descriptor(smem_address(sm.v[0]), S::kBlockBytes));
+  const auto stage_of = [&](int k) { return static_cast<unsigned>(k - band.first_key) % S::kKVStages; };
 
   float o[S::kColBlocks][32];  // O of the current query tile, unnormalised, in the accumulator layout
   float m[2], l[2];  // this thread's two rows (accumulator_row): the running max and its share of the sum
-  int i0 = 0;
-  for (int q = band.first_tile + (shared ? 0 : c), turn = 0; q < band.end_tile; q += C, ++turn) {
-    i0 = q * kTileM;
+  for (int q = band.first_tile + (shared ? 0 : c); q < band.end_tile; q += C) {
+    const int i0 = q * kTileM;  // the tile's first query
+    const int turn = (q - band.first_tile) / C;  // this consumer's turn-th query tile of the band
     const swa::TileSpan keys = band.keys_of<C>(q, c);  // the key tiles this consumer reads for q
     const swa::TileSpan full = mask.full_span(q);  // the unmasked middle of the walk
     // Key tiles from `keep` on are read again by this consumer's next query tile.
     const int keep = !shared && q + C < band.end_tile ? mask.first_key_tile(q + C) : band.last_key + 1;
     const int q_owner = shared ? 0 : c;  // a shared band has one Q, in consumer 0's first buffer
     const int buffer = shared ? 0 : turn % S::kQStages, lap = shared ? 0 : turn / S::kQStages;
-    const __half* q_tile = sm.q[q_owner][buffer];
+    const uint64_t q_desc = hide_address_bits(kmajor_descriptor(smem_address(sm.q[q_owner][buffer])));
 
     // Step 3: hand back the band's key tiles below keys.first that this consumer has not handed back: it
     // never reads them, but their stages are free only once every consumer warp has arrived on kv_empty,
@@ -399,11 +412,35 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     // softmax of S (Steps 5-7); O rescaled by alpha and P packed to fp16; O += P V on the tensor cores
     // (issued with S of tile k + 1); hand the tile back (Step 8) once that P V has finished.
     const auto wait_for_key_tile = [&](int k) {
-      const int n = k - band.first_key;
+      const unsigned n = k - band.first_key;
       // Step 4: wait until K and V of key tile k are in stage n % kKVStages (kv_full, lap n / kKVStages).
       // TODO(student): write this step.
     };
     float alpha[2];  // how much the softmax's terms so far shrink with the new tile (the online softmax)
+    uint32_t p_frag[16];  // P of the previous key tile, fp16 pairs: the A fragment of its O += P V
+    bool kept_max = false;  // the last tile's P is in p_frag already, and o needs no rescale (kKeepMax)
+    // Given: most key tiles raise no row's max by much. Such a tile can keep the maxima the rows have:
+    // P = 2^(S scale_log2 - m) may then exceed 1, which changes nothing in O = sum P V / sum P as long as
+    // fp16 holds P (up to 65504). So a tile first tries that: P straight into p_frag (s stays as it is), the
+    // row sums added to l, and if each of this thread's row sums (so each P) is at most 2^14 on every lane
+    // of the warp, the tile is done: no row max, no alpha, no rescale of o. Otherwise (a max grew by more
+    // than 14 in base 2, or a row has no max yet: m = -infinity makes the sums inf or NaN) nothing has been
+    // changed but p_frag, and Step 7 takes the tile from s.
+    const auto softmax_keeping_max = [&](const float(&s)[32]) {
+      float sum[2][2] = {{0.f, 0.f}, {0.f, 0.f}};  // [row][e & 1], two chains per row
+#pragma unroll
+      for (int r = 0; r < 16; ++r) {  // s[2r], s[2r + 1] are one row's: accumulator_row(2r) = r % 2
+        const float p0 = exp2_approx(fmaf(s[2 * r], scale_log2, -m[r % 2]));
+        const float p1 = exp2_approx(fmaf(s[2 * r + 1], scale_log2, -m[r % 2]));
+        sum[r % 2][0] += p0, sum[r % 2][1] += p1;
+        p_frag[r] = pack_half2(p0, p1);
+      }
+      const float row0 = sum[0][0] + sum[0][1], row1 = sum[1][0] + sum[1][1];
+      constexpr float kLargestP = 16384.f;  // 2^14; "<=" is false for NaN
+      if (!__all_sync(0xffffffffu, row0 <= kLargestP && row1 <= kLargestP)) return false;
+      l[0] += row0, l[1] += row1;
+      return true;
+    };
     const auto softmax = [&](float(&s)[32], int k) {
       // Step 5: after the last key tile's S (k == keys.last), this consumer no longer reads its Q buffer:
       // release it (q_empty, lane 0 of each warp), so the producer can load a later tile into it. A shared
@@ -414,6 +451,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // Each query sees one run of keys (window.keys_of); mask_outside_rows (hopper.cuh) takes the runs of
       // the thread's two rows, whose queries AccumulatorCoord gives (e = 0: row 0, e = 2: row 1).
       // TODO(student): write this step.
+      kept_max = kKeepMax && k > keys.first && softmax_keeping_max(s);
+      if (kept_max) return;
 
       // Step 7: the online softmax of stage 04 on the accumulator, in base 2 (scores times scale_log2). The
       // thread holds two rows (accumulator_row(e)), each shared with three other lanes (quad_max): update m
@@ -435,15 +474,14 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // otherwise it stays for that tile.
       // TODO(student): write this step.
     };
-    const auto v_of = [&](int k) { return sm.v[static_cast<unsigned>(k - band.first_key) % S::kKVStages]; };
-    const auto k_of = [&](int k) { return sm.k[static_cast<unsigned>(k - band.first_key) % S::kKVStages]; };
+    const auto k_of = [&](int k) { return descriptor_plus(k_ring, stage_of(k) * sizeof(sm.k[0])); };
+    const auto v_of = [&](int k) { return descriptor_plus(v_ring, stage_of(k) * sizeof(sm.v[0])); };
 
 #pragma unroll
     for (int b = 0; b < S::kColBlocks; ++b)
 #pragma unroll
       for (int e = 0; e < 32; ++e) o[b][e] = 0.f;
     m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.f;
-    uint32_t p_frag[16];  // P of the previous key tile, fp16 pairs: the A fragment of its O += P V
     const auto rescale_and_pack = [&](const float(&p_tile)[32]) {  // O *= alpha; P as the A fragment of P V
 #pragma unroll
       for (int b = 0; b < S::kColBlocks; ++b)
@@ -456,7 +494,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       float s[32];  // S = Q K^T of a key tile, in the accumulator layout (hopper.cuh); then P
       wait_for_key_tile(keys.first);
       wgmma_fence();  // s's registers were last touched by ordinary code
-      issue_scores<D>(s, q_tile, k_of(keys.first));
+      issue_scores<D>(s, q_desc, k_of(keys.first));
       wgmma_wait_group<0>();
       fence_registers(s);
       softmax(s, keys.first);
@@ -466,7 +504,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
         wait_for_key_tile(k);
         wgmma_fence();  // o was rescaled and p_frag written by ordinary code
         if constexpr (kOverlap == 1) {  // S first: the softmax needs it; P V finishes under the softmax
-          issue_scores<D>(s, q_tile, k_of(k));
+          issue_scores<D>(s, q_desc, k_of(k));
           issue_pv<D>(o, p_frag, v_of(k - 1));
           wgmma_wait_group<1>();  // S is in the registers; P V of tile k - 1 may still run
           fence_registers(s);
@@ -474,9 +512,12 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
           wgmma_wait_group<0>();
         } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
           issue_pv<D>(o, p_frag, v_of(k - 1));
-          issue_scores<D>(s, q_tile, k_of(k));
+          issue_scores<D>(s, q_desc, k_of(k));
           wgmma_wait_group<0>();
           fence_registers(s);
+#pragma unroll
+          for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
+          fence_registers(p_frag);  // the softmax may write the next P into it (softmax_keeping_max)
           softmax(s, k);
         }
         // O += P V of tile k - 1 is done: o, p_frag and V of tile k - 1 are free
@@ -484,7 +525,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
         for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
         fence_registers(p_frag);
         hand_back(k - 1);
-        rescale_and_pack(s);
+        if (!kept_max) rescale_and_pack(s);
       }
       // The last key tile's O += P V.
       wgmma_fence();
@@ -509,7 +550,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
   // After Step 10, so that no consumer holds a stage that another's run of key tiles still needs.
   if (shared) {
     if (c > 0) {
-      if (!band.keys_of<C>(band.first_tile, c).empty()) send_partial<D>(sm, c, o, m, l);
+      if (band.has_partial<C>(c)) send_partial<D>(sm, c, o, m, l);
     } else {
       merge_partials<D>(sm, band, o, m, l);
       // Step 9 again, for the shared tile: store it.
@@ -538,7 +579,8 @@ __global__ void __launch_bounds__(Shape<D>::kThreads, 1)
       *reinterpret_cast<SharedStorage<D>*>(smem_raw + (kSwizzleAtomBytes - misalign) % kSwizzleAtomBytes);
   const Band band(p, run_length);
   const int bh = blockIdx.y;
-  const int warpgroup = threadIdx.x / kWarpgroupThreads;
+  // Lane 0's, so that the compiler knows it is the same on every lane (uniform registers, fewer moves).
+  const int warpgroup = __shfl_sync(0xffffffffu, threadIdx.x / kWarpgroupThreads, 0);
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < S::kKVStages; ++s) {

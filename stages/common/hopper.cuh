@@ -260,6 +260,17 @@ __device__ inline uint64_t descriptor_plus(uint64_t descriptor, uint32_t bytes) 
   return (descriptor & 0xFFFFFFFF00000000ull) | low;
 }
 
+// The same descriptor with its start address hidden from the compiler, for one that is made once and
+// stepped inside a loop (descriptor_plus). Otherwise nvcc remembers that the field came from
+// (address & 0x3FFFF) >> 4 and may rebuild every stepped descriptor from those pieces in the loop (masks,
+// shifts and moves per wgmma); hidden, each step is one addition. The empty asm "changes" the value, so
+// the compiler can no longer see where it came from; no instruction is emitted for it.
+__device__ inline uint64_t hide_address_bits(uint64_t descriptor) {
+  uint32_t low = static_cast<uint32_t>(descriptor);
+  asm("" : "+r"(low));
+  return (descriptor & 0xFFFFFFFF00000000ull) | low;
+}
+
 // wgmma.fence: orders this warpgroup's earlier register writes (the accumulator, the A fragment) before
 // the wgmma that reads them. Before every batch of wgmma that follows ordinary code touching its registers.
 __device__ inline void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
