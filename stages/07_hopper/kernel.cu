@@ -421,11 +421,11 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     bool kept_max = false;  // the last tile's P is in p_frag already, and o needs no rescale (kKeepMax)
     // Given: most key tiles raise no row's max by much. Such a tile can keep the maxima the rows have:
     // P = 2^(S scale_log2 - m) may then exceed 1, which changes nothing in O = sum P V / sum P as long as
-    // fp16 holds P (up to 65504). So a tile first tries that: P straight into p_frag (s stays as it is), the
-    // row sums added to l, and if each of this thread's row sums (so each P) is at most 2^14 on every lane
-    // of the warp, the tile is done: no row max, no alpha, no rescale of o. Otherwise (a max grew by more
-    // than 14 in base 2, or a row has no max yet: m = -infinity makes the sums inf or NaN) nothing has been
-    // changed but p_frag, and Step 7 takes the tile from s.
+    // fp16 holds P (up to 65504). So a tile first tries that: P straight into p_frag (s stays as it is), and
+    // if each of this thread's row sums (so each P) is at most 2^14 on every lane of the warp, the sums go
+    // to l and the tile is done: no row max, no alpha, no rescale of o. Otherwise (a max grew by more than
+    // 14 in base 2, or a row has no max yet: m = -infinity makes the sums inf or NaN) nothing has changed
+    // but p_frag, and Step 7 takes the tile from s.
     const auto softmax_keeping_max = [&](const float(&s)[32]) {
       float sum[2][2] = {{0.f, 0.f}, {0.f, 0.f}};  // [row][e & 1], two chains per row
 #pragma unroll
@@ -451,6 +451,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // Each query sees one run of keys (window.keys_of); mask_outside_rows (hopper.cuh) takes the runs of
       // the thread's two rows, whose queries AccumulatorCoord gives (e = 0: row 0, e = 2: row 1).
       // TODO(student): write this step.
+      // Given: after a walk's first tile, the common case first (softmax_keeping_max); Step 7 when it declines.
       kept_max = kKeepMax && k > keys.first && softmax_keeping_max(s);
       if (kept_max) return;
 
