@@ -269,7 +269,7 @@ __device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     const float sum = quad_sum(l[r]);  // l was this thread's share of the row
-    inv_l[r] = sum > 0.f ? __fdividef(1.f, sum) : 0.f;  // sum >= 1 (the row's largest term is 1): no slow path
+    inv_l[r] = sum > 0.f ? __fdividef(1.f, sum) : 0.f;  // sum >= 1 (some term is 2^0 or more): no slow path
   }
   constexpr int kChunks = D / Shape<D>::kOutCols, kPerGroup = kChunks == 2 ? 2 : 1;  // chunks per bulk group
   const int row0 = i0 + kStoreRows * warp;
@@ -449,7 +449,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
 
       // Step 6: outside the unmasked middle `full`, hide (-infinity) every score that the window or N hides.
       // Each query sees one run of keys (window.keys_of); mask_outside_rows (hopper.cuh) takes the runs of
-      // the thread's two rows, whose queries AccumulatorCoord gives (e = 0: row 0, e = 2: row 1).
+      // the thread's two rows, whose queries AccumulatorCoord gives (e = 0: row 0, e = 2: row 1). Mask s
+      // itself: the given code right after this step reads it.
       // TODO(student): write this step.
       // Given: after a walk's first tile, the common case first (softmax_keeping_max); Step 7 when it declines.
       kept_max = kKeepMax && k > keys.first && softmax_keeping_max(s);
@@ -457,8 +458,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
 
       // Step 7: the online softmax of stage 04 on the accumulator, in base 2 (scores times scale_log2). The
       // thread holds two rows (accumulator_row(e)), each shared with three other lanes (quad_max): update m
-      // and l (this thread's share), set alpha[r] = 2^(m_old - m_new), and overwrite s with P = 2^(s - m)
-      // (exp2_approx). Leave o alone: the given code rescales it afterwards (with SWA07_OVERLAP = 1 the
+      // (the row max of s * scale_log2, the same on the row's four lanes: softmax_keeping_max and the merge
+      // read it so) and l (this thread's share of the sum of P), set alpha[r] = 2^(m_old - m_new), and
+      // overwrite s with P = 2^(s * scale_log2 - m) (exp2_approx). Leave o alone: the given code rescales it afterwards (with SWA07_OVERLAP = 1 the
       // tensor cores may still be adding the previous tile's P V to it meanwhile).
       // A row that has seen no key keeps m = -infinity: use 0 in its place, so that every exp2 is
       // exp2(-inf) = 0, never NaN.
