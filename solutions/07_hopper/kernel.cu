@@ -213,7 +213,7 @@ __device__ void produce(SharedStorage<D>& sm, const Band& band, int bh, const CU
   for (int q = band.first_tile; q < band.end_tile; ++q) {
     if (q >= band.first_tile + kFirstQs) load_query_tile<D>(sm, band, q, bh, q_map);
     for (const int last = band.mask.last_key_tile(q); next_key <= last; ++next_key) {
-      const unsigned n = next_key - band.first_key;  // unsigned (n >= 0): % and / by a power of 2 are a mask and a shift
+      const unsigned n = next_key - band.first_key;  // unsigned (n >= 0): % and / by 2^k are a mask and a shift
       const int stage = n % S::kKVStages, kv_lap = n / S::kKVStages;
       // Step 2: load K and V of key tile next_key into stage `stage`, completing on kv_full[stage], once
       // every consumer has released the tile the stage held in the previous lap (kv_empty).
@@ -488,8 +488,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       // thread holds two rows (accumulator_row(e)), each shared with three other lanes (quad_max): update m
       // (the row max of s * scale_log2, the same on the row's four lanes: softmax_keeping_max and the merge
       // read it so) and l (this thread's share of the sum of P), set alpha[r] = 2^(m_old - m_new), and
-      // overwrite s with P = 2^(s * scale_log2 - m) (exp2_approx). Leave o alone: the given code rescales it afterwards (with SWA07_OVERLAP = 1 the
-      // tensor cores may still be adding the previous tile's P V to it meanwhile).
+      // overwrite s with P = 2^(s * scale_log2 - m) (exp2_approx). Leave o alone: the given code rescales it
+      // afterwards (with SWA07_OVERLAP = 1 the tensor cores may still be adding the previous tile's P V to it
+      // meanwhile).
       // A row that has seen no key keeps m = -infinity: use 0 in its place, so that every exp2 is
       // exp2(-inf) = 0, never NaN.
       // BEGIN SOLUTION
@@ -566,22 +567,21 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
           wgmma_wait_group<1>();  // S is in the registers; P V of tile k - 1 may still run
           fence_registers(s);
           softmax_before_the_wait(s, k);
-          wgmma_wait_group<0>();
+          wgmma_wait_group<0>();  // O += P V of tile k - 1 is done: o and p_frag are free
+#pragma unroll
+          for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
+          fence_registers(p_frag);
         } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
           issue_pv<D>(o, p_frag, v_of(k - 1));
           issue_scores<D>(s, q_desc, k_of(k));
-          wgmma_wait_group<0>();
+          wgmma_wait_group<0>();  // S is in the registers; O += P V of tile k - 1 is done: o and p_frag are free
           fence_registers(s);
 #pragma unroll
           for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
           fence_registers(p_frag);  // the softmax may write the next P into it (softmax_keeping_max)
           softmax(s, k);
         }
-        // O += P V of tile k - 1 is done: o, p_frag and V of tile k - 1 are free
-#pragma unroll
-        for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
-        fence_registers(p_frag);
-        hand_back(k - 1);
+        hand_back(k - 1);  // V of tile k - 1 is free
         if (!kept_max) rescale_and_pack(s);
       }
       // The last key tile's O += P V.
