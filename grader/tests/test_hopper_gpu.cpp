@@ -638,9 +638,10 @@ GPU_TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
 
 // Stage 07's solution where its blocks stream bands of many query tiles: enough heads that the tiles
 // outnumber the multiprocessors many times (a band is then up to a whole head), windows that keep key tiles
-// for the next query tile and windows too wide for the ring (then bands of two), both patterns, D = 64 and
-// 128; and where they do not (one head: a query tile shared by the consumers, merged at the end). Every
-// output element must be written and finite; up to four heads are compared with the reference.
+// for the next query tile and windows too wide for the ring (then a query tile per consumer and band), both
+// patterns, D = 64 and 128; and where they do not (one head: a query tile shared by the consumers, merged
+// at the end). Every output element must be written and finite; up to four heads are compared with
+// the reference.
 GPU_TEST(Stage07, LongBandsMatchTheReference) {
   REQUIRE_SM90();
   const StageLibrary stage(stage_path(SWA_STAGE_DIR, "solution", "07_hopper"));
@@ -658,13 +659,16 @@ GPU_TEST(Stage07, LongBandsMatchTheReference) {
   cases.push_back({264, 1013, 64, PatternSpec::sliding(7, 90), 1.f});
   cases.push_back({264, 1013, 128, PatternSpec::sliding(128), 1.f});
   cases.push_back({264, 1013, 128, PatternSpec::causal(129), 1.f});
-  cases.push_back({64, 2048, 64, PatternSpec::sliding(250), 1.f});  // 9 key tiles a window: 10 stages hold it
-  cases.push_back({64, 2048, 64, PatternSpec::sliding(300), 1.f});  // 11: too wide, bands of two
-  cases.push_back({64, 2048, 128, PatternSpec::sliding(129), 1.f});  // 7 > 5 stages at D = 128: bands of two
+  // A ring holds all but one of a window's key tiles for long bands (run_length): 8 stages at D = 64, 5 at 128.
+  cases.push_back({64, 2048, 64, PatternSpec::sliding(250), 1.f});  // 9 key tiles a window: long bands
+  cases.push_back({64, 2048, 64, PatternSpec::sliding(300), 1.f});  // 11: too wide, bands of four
+  cases.push_back({64, 2048, 128, PatternSpec::sliding(128), 1.f});  // 5: long bands, the ring holds the window
+  cases.push_back({64, 2048, 128, PatternSpec::causal(300), 1.f});  // 6: long bands, the ring holds all but one
+  cases.push_back({64, 2048, 128, PatternSpec::sliding(129), 1.f});  // 7: too wide, bands of two
   cases.push_back({16, 2048, 64, PatternSpec::sliding(2048), 1.f});  // full attention
   // Few query tiles (one head): each block's single query tile is shared by the consumers and merged.
   cases.push_back({1, 2048, 64, PatternSpec::sliding(128), 1.f});
-  cases.push_back({1, 2048, 64, PatternSpec::sliding(2048), 1.f});  // 32 key tiles through a ring of 10
+  cases.push_back({1, 2048, 64, PatternSpec::sliding(2048), 1.f});  // 32 key tiles through a ring of 8
   cases.push_back({1, 2048, 128, PatternSpec::sliding(129), 1.f});
   cases.push_back({3, 1013, 64, PatternSpec::causal(128), 100.f});
   cases.push_back({2, 130, 64, PatternSpec::sliding(0), 1.f});  // one key tile: the second consumer gets none

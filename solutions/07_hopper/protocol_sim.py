@@ -88,7 +88,7 @@ class Window:
 # Faults that --self-test plants, one at a time: each must be caught (a hang or a failed check).
 FAULTS = {
     "merge_before_release": "a shared tile is merged before its consumers hand back the rest of the band",
-    "keep_with_wide_window": "long bands even when a query tile's window does not fit in the ring",
+    "keep_with_wide_window": "long bands even when the ring cannot hold all but one of a query tile's key tiles",
     "release_unlanded": "Step 3 hands back a key tile without waiting for it to land",
     "hand_back_before_pv": "a key tile is handed back before the P V that reads its V has finished",
     "q_release_before_last_s": "Q is handed back before the last S = Q K^T has read it",
@@ -103,7 +103,7 @@ def run_length(window, bh, sms, stages, consumers, faults=()):
     run = min(tiles, -(-total // sms))
     if "keep_with_wide_window" in faults:
         return run
-    return min(run, consumers) if window_tiles > stages else run
+    return min(run, consumers) if window_tiles > stages + 1 else run
 
 
 class Block:

@@ -621,10 +621,12 @@ size_t workspace_bytes(const swa::Problem&) { return 0; }
 // Query tiles per band. One block fills a multiprocessor (it takes nearly all of its shared memory), so
 // the bands are as long as one wave of blocks allows: every key tile is then loaded once per band and the
 // pipeline runs long. A band of one query tile (when the tiles do not outnumber the multiprocessors: one
-// head) is shared by the consumers. A consumer keeps a key tile for its next query tile, which is safe only
-// while one query tile's window fits in the ring: otherwise a consumer could hold stages that another needs
-// refilled before either can go on. For a wider window (W >= N, say) each consumer takes at most one
-// query tile, and every key tile is handed back as soon as it has been read.
+// head) is shared by the consumers. A consumer keeps key tiles for its next query tile, which is safe only
+// while the ring holds all but one of a window's key tiles: a consumer waiting for its next Q holds the key
+// tiles from that tile's first on, and the producer loads that Q only after the previous query tile's last
+// key tile, which lies window_tiles - 2 further on; the ring must reach it. Otherwise each would wait for
+// the other (protocol_sim.py finds the hang). For a wider window (W >= N, say) each consumer takes at most
+// one query tile, and every key tile is handed back as soon as it has been read.
 template <int D>
 int run_length(const swa::Problem& p) {
   using S = Shape<D>;
@@ -636,7 +638,7 @@ int run_length(const swa::Problem& p) {
   SWA_CUDA_CHECK(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, device));
   const long long total = static_cast<long long>(tiles) * p.batch_heads();
   const int run = static_cast<int>(std::min<long long>(tiles, (total + multiprocessors - 1) / multiprocessors));
-  return window_tiles > S::kKVStages ? std::min(run, S::kConsumers) : run;
+  return window_tiles > S::kKVStages + 1 ? std::min(run, S::kConsumers) : run;
 }
 
 // The four tensor maps of a problem: [B*H][N][D] tensors, boxes of 64 rows by 128 bytes (64 fp16 columns
