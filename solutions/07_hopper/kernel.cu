@@ -540,6 +540,12 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
 #pragma unroll
       for (int e = 0; e < 32; ++e) o[b][e] = 0.f;
     m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.f;
+    // After the wait for a P V: o and p_frag, which it read and wrote, are ordinary registers again.
+    const auto fence_pv_registers = [&] {
+#pragma unroll
+      for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
+      fence_registers(p_frag);
+    };
     const auto rescale_and_pack = [&](const float(&p_tile)[32]) {  // O *= alpha; P as the A fragment of P V
 #pragma unroll
       for (int b = 0; b < S::kColBlocks; ++b)
@@ -568,17 +574,13 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
           fence_registers(s);
           softmax_before_the_wait(s, k);
           wgmma_wait_group<0>();  // O += P V of tile k - 1 is done: o and p_frag are free
-#pragma unroll
-          for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
-          fence_registers(p_frag);
+          fence_pv_registers();
         } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
           issue_pv<D>(o, p_frag, v_of(k - 1));
           issue_scores<D>(s, q_desc, k_of(k));
           wgmma_wait_group<0>();  // S is in the registers; O += P V of tile k - 1 is done: o and p_frag are free
           fence_registers(s);
-#pragma unroll
-          for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
-          fence_registers(p_frag);  // the softmax may write the next P into it (softmax_keeping_max)
+          fence_pv_registers();  // the softmax may write the next P into p_frag (softmax_keeping_max)
           softmax(s, k);
         }
         hand_back(k - 1);  // V of tile k - 1 is free
@@ -588,9 +590,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       wgmma_fence();
       issue_pv<D>(o, p_frag, v_of(keys.last));
       wgmma_wait_group<0>();
-#pragma unroll
-      for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
-      fence_registers(p_frag);
+      fence_pv_registers();
       hand_back(keys.last);
     }
 
