@@ -76,12 +76,10 @@ struct TileMask {
     const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
     if (pattern.kind == PatternKind::kSlidingWindow || pattern.kind == PatternKind::kCausalSlidingWindow) {
       // Tile n is full when it is complete and j0 >= i1 - left and j0 + tile_n - 1 <= i0 + right.
-      const long long right = pattern.kind == PatternKind::kSlidingWindow ? pattern.right : 0;
-      const long long lo = static_cast<long long>(i1) - pattern.left;
+      const int lo = i1 - window_left();
       TileSpan span;
-      span.first = lo <= 0 ? 0 : static_cast<int>((lo + tile_n - 1) / tile_n);
-      const long long last_by_window = floor_div(i0 + right + 1, tile_n) - 1;
-      span.last = static_cast<int>(last_by_window < N / tile_n - 1 ? last_by_window : N / tile_n - 1);
+      span.first = lo <= 0 ? 0 : tile_of(lo + tile_n - 1);
+      span.last = min_int(tile_of(i0 + window_right() + 1) - 1, N / tile_n - 1);
       return span;
     }
     TileSpan span;
@@ -102,9 +100,9 @@ struct TileMask {
   SWA_HD int last_key_tile(int m) const {
     // The sliding and causal windows touch one run of tiles, never empty: its end, in O(1) (kernels ask
     // this per query tile).
-    const long long i1 = min_int(N, m * tile_m + tile_m) - 1;
-    if (pattern.kind == PatternKind::kSlidingWindow) return key_tile_of(i1 + pattern.right);
-    if (pattern.kind == PatternKind::kCausalSlidingWindow) return key_tile_of(i1);
+    const int i1 = min_int(N, m * tile_m + tile_m) - 1;
+    if (pattern.kind == PatternKind::kSlidingWindow || pattern.kind == PatternKind::kCausalSlidingWindow)
+      return key_tile_of(i1 + window_right());
     int last = -1;
     for (int n = first_key_tile(m); n < num_key_tiles(); n = next_key_tile(m, n)) last = n;
     return last;
@@ -119,8 +117,8 @@ struct TileMask {
     const int i0 = m * tile_m, i1 = min_int(N, i0 + tile_m) - 1;
     switch (pattern.kind) {
       case PatternKind::kSlidingWindow:
-        return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1 + pattern.right));
-      case PatternKind::kCausalSlidingWindow: return next_in_span(n, key_tile_of(i0 - pattern.left), key_tile_of(i1));
+      case PatternKind::kCausalSlidingWindow:
+        return next_in_span(n, key_tile_of(i0 - window_left()), key_tile_of(i1 + window_right()));
       case PatternKind::kAdaptive: {
         // Each query's window contains the query itself and the queries are consecutive, so the union
         // of the windows is one interval: its tiles are exactly the non-empty ones.
@@ -177,6 +175,14 @@ struct TileMask {
   SWA_HD int key_tile_of(long long x) const {
     const long long c = x < 0 ? 0 : (x >= N ? N - 1 : x);
     return static_cast<int>(c / tile_n);
+  }
+  SWA_HD int key_tile_of(int x) const { return tile_of(x < 0 ? 0 : (x >= N ? N - 1 : x)); }
+  SWA_HD int tile_of(int x) const { return static_cast<unsigned>(x) / tile_n; }  // x >= 0: a shift for 2^k
+  // The sliding and causal windows' reach, clamped to N (a wider one sees no further): every position
+  // and sum of them above stays an int, so the answers kernels ask per query tile take 32-bit arithmetic.
+  SWA_HD int window_left() const { return min_int(pattern.left, N); }
+  SWA_HD int window_right() const {
+    return pattern.kind == PatternKind::kCausalSlidingWindow ? 0 : min_int(pattern.right, N);
   }
   // The first tile after n inside [first, last], or num_key_tiles().
   SWA_HD int next_in_span(int n, int first, int last) const {
