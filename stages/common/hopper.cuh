@@ -312,6 +312,20 @@ __device__ inline void fence_registers(uint32_t (&r)[N]) {
   for (int i = 0; i < N; ++i) asm volatile("" : "+r"(r[i])::"memory");
 }
 
+// An accumulator that the next wgmma overwrites (accumulate = false): its registers keep whatever they hold,
+// and the compiler counts them as written here, with no instruction, so that it neither zeroes them nor
+// holds them from earlier on. set_zero: zeros the compiler does not move above the branch they are on.
+template <int N>
+__device__ inline void leave_unset(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("" : "=f"(r[i]));
+}
+template <int N>
+__device__ inline void set_zero(float (&r)[N]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i) asm volatile("mov.b32 %0, 0;" : "=f"(r[i]));
+}
+
 // wgmma.mma_async m64n64k16 f32 += f16 * f16, both operands in shared memory (SS):
 //     d[64 x 64] (+)= A[64 x 16] * B[16 x 64]
 // a, b: K-major descriptors (A = 16 columns of Q's rows, B = 16 columns of K's rows, so d = Q K^T).
@@ -428,6 +442,14 @@ __device__ inline float exp2_approx(float x) {
   return y;
 }
 
+// rcp.approx.ftz.f32: 1/x in one MUFU.RCP (relative error about 2^-23); __fdividef(1, x) adds a range check
+// for huge x. For a softmax's row sum, which is at least 1.
+__device__ inline float rcp_approx(float x) {
+  float y;
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // The max and the sum of a row over the four lanes that hold it.
 __device__ inline float quad_max(float x) {
   x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
@@ -442,6 +464,21 @@ __device__ inline float quad_sum(float x) {
 __device__ inline uint32_t pack_half2(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// The sum of row `row` (0 or 1) of a thread's P packed as an A fragment: p[r] holds the pair (2r, 2r + 1) of the
+// accumulator, whose row is r % 2 (accumulator_row). Its 8 pairs are added in fp16 in a tree (7 HADD2, each
+// element rounded at most 3 times by 2^-11), then the pair's halves in fp32. An fp16 sum past 65504 is inf.
+__device__ inline float half2_row_sum(const uint32_t (&p)[16], int row) {
+  __half2 h[8];
+#pragma unroll
+  for (int u = 0; u < 8; ++u) h[u] = *reinterpret_cast<const __half2*>(&p[2 * u + row]);
+#pragma unroll
+  for (int w = 4; w >= 1; w /= 2)
+#pragma unroll
+    for (int u = 0; u < w; ++u) h[u] = __hadd2(h[u], h[u + w]);
+  const float2 f = __half22float2(h[0]);
+  return f.x + f.y;
 }
 
 // ---------------------------------------------------------------------------------------------------
