@@ -21,7 +21,8 @@
 #   python      swa_torch: solutions against PyTorch, the bench beside FlexAttention and SDPA, the example
 #   ncu         Nsight Compute summaries of stages 06 and 07 at (4, 16, 4096, 64) and (2, 16, 8192, 128)
 #               (NCU_STAGES, NCU_SHAPES: fewer; NCU_SHAPES=none: none); NCU_VARIANTS="a_default ...": the
-#               stall samples per instruction of stage 07's variants (experiments.cmake's names)
+#               stall samples per instruction of stage 07's variants (experiments.cmake's names), at
+#               NCU_VARIANT_SHAPES (default 4,16,4096,64)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,7 @@ only=$all
 while [[ $# -gt 0 ]]; do
   case $1 in
     --only) only="build,$2"; shift 2 ;;
-    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+    *) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0" >&2; exit 2 ;;
   esac
 done
 want() { [[ ",$only," == *",$1,"* ]]; }
@@ -165,15 +166,17 @@ if want ncu && command -v ncu > /dev/null; then
   for variant in ${NCU_VARIANTS:-}; do
     lib=$B/stages/experiments/solution/07_$variant.so
     [[ -f $lib ]] || { note "ncu variant $variant: not built"; continue; }
-    rep="$out/ncu-07_$variant"
-    PYTHONPATH=python timeout 200 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
-      --section SpeedOfLight --section WarpStateStats --section SourceCounters --section InstructionStats \
-      --section SchedulerStats --section Occupancy --import-source no -f -o "$rep" \
-      python3 -m swa_torch.profile --stage "$lib" --variant solution --shape 4,16,4096,64 --build-dir $B \
-      > "$rep.log" 2>&1
-    ncu --import "$rep.ncu-rep" --page details > "$rep.txt" 2>&1
-    ncu --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep-source.csv" 2>&1
-    note "ncu variant $variant (4,16,4096,64): $(grep -E '^\s+(Duration|Issue Slots Busy|Executed Ipc Active|No Eligible)' "$rep.txt" | awk '{$1=$1; print}' | paste -sd';' -); source page: $(wc -l < "$rep-source.csv") lines"
+    for shape in ${NCU_VARIANT_SHAPES:-4,16,4096,64}; do
+      rep="$out/ncu-07_$variant-d${shape##*,}"
+      PYTHONPATH=python timeout 200 ncu --clock-control none -k regex:sliding_window_attention --launch-skip 1 -c 1 \
+        --section SpeedOfLight --section WarpStateStats --section SourceCounters --section InstructionStats \
+        --section SchedulerStats --section Occupancy --import-source no -f -o "$rep" \
+        python3 -m swa_torch.profile --stage "$lib" --variant solution --shape "$shape" --build-dir $B \
+        > "$rep.log" 2>&1
+      ncu --import "$rep.ncu-rep" --page details > "$rep.txt" 2>&1
+      ncu --import "$rep.ncu-rep" --page source --csv --print-source sass > "$rep-source.csv" 2>&1
+      note "ncu variant $variant ($shape): $(grep -E '^\s+(Duration|Issue Slots Busy|Executed Ipc Active|No Eligible)' "$rep.txt" | awk '{$1=$1; print}' | paste -sd';' -); source page: $(wc -l < "$rep-source.csv") lines"
+    done
   done
 fi
 
