@@ -25,6 +25,8 @@ if(SWA_STAGE07_VARIANTS)
   swa_stage07_variant(d_three_consumers SWA07_CONSUMERS_D64=3)  # three at D = 64, 160 registers each
   swa_stage07_variant(e_unshared SWA07_SPLIT_KEYS=0)  # a one-tile band is one consumer's
   swa_stage07_variant(f_new_max_every_tile SWA07_KEEP_MAX=0)  # every key tile: row max, alpha, O rescaled
+  swa_stage07_variant(i_overlap_three_consumers SWA07_OVERLAP=1 SWA07_CONSUMERS_D64=3)  # b with d's registers
+  swa_stage07_variant(n_store_at_once SWA07_DEFER_STORE=0)  # D = 128: both halves of O stored at the tile's end
   swa_stage07_variant(x_launch_only SWA07_DIAGNOSTIC=1)  # returns at once: the launch and the timing's cost
   swa_stage07_variant(y_no_tensor_cores SWA07_DIAGNOSTIC=2)  # loads, barriers, softmax and stores; no wgmma
   get_property(targets GLOBAL PROPERTY SWA_STAGE07_VARIANT_TARGETS)

@@ -42,6 +42,9 @@
 #ifndef SWA07_DIAGNOSTIC
 #define SWA07_DIAGNOSTIC 0  // 1: launch and return (the launch's cost); 2: no wgmma (S = 0; the rest runs)
 #endif
+#ifndef SWA07_DEFER_STORE
+#define SWA07_DEFER_STORE 1  // 1: at D = 128 the second half of O is stored at the next tile's first P V (OutputStore)
+#endif
 #ifndef SWA07_NAME
 #define SWA07_NAME "07_hopper"
 #endif
@@ -53,7 +56,8 @@ using namespace swa::hopper;
 constexpr int kOverlap = SWA07_OVERLAP;
 constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
 constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
-constexpr bool kKeepMax = SWA07_KEEP_MAX != 0 && kOverlap == 0;  // it writes P where the last P V reads
+constexpr bool kKeepMax = SWA07_KEEP_MAX != 0;
+constexpr bool kDeferStore = SWA07_DEFER_STORE != 0;
 constexpr int kStoreRows = 16;  // rows of an O store: one warp's share of a query tile
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
@@ -268,53 +272,75 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
   wgmma_commit_group();
 }
 
-// O = o / l for consumer c's 64 rows: 32 columns at a time into a swizzled staging buffer (two, taken in
-// turn), then TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows, so
-// no barrier across the consumer is needed. A row that saw no key (l = 0) is written as 0. At D = 64 both
-// buffers hold the whole row: one proxy fence and one bulk group per tile; at D = 128 a group per 32
-// columns, so that the third chunk waits only for the first one's store.
+// O = o / l for consumer c's 64 rows, through the consumer's two swizzled staging buffers of 32 fp32 columns
+// and TMA stores, which skip the rows past N: each warp's lane 0 stores the warp's own 16 rows, so no
+// barrier across the consumer is needed. A row that saw no key (l = 0) is written as 0. The buffers hold 64
+// columns: a half of the row at D = 128. Each half costs one proxy fence, which waits until the warp's
+// ordinary stores to shared memory have landed, and one bulk group. At D = 64, store() stores the tile. At
+// D = 128 it stores the first half and leaves the second in o; finish() stores that just before o is
+// overwritten (the consumer's next tile's first P V, or the end): by then the stores of the first half have
+// long read the buffers, so nothing waits for them (SWA07_DEFER_STORE = 0: both halves at once).
 template <int D>
-__device__ void store_output(SharedStorage<D>& sm, int c, const float (&o)[Shape<D>::kColBlocks][32],
-                             const float (&l)[2], const CUtensorMap* o_map, int i0, int bh, int n) {
-  const int thread = threadIdx.x % kWarpgroupThreads, warp = thread / 32, lane = thread % 32;
-  float inv_l[2];
+struct OutputStore {
+  using S = Shape<D>;
+  SharedStorage<D>& sm;
+  const CUtensorMap* map;
+  int c, bh, n;
+  float inv_l[2] = {0.f, 0.f};
+  int i0 = 0;
+  bool pending = false;  // the second half of the tile at i0 is still in o
+
+  __device__ void store(const float (&o)[S::kColBlocks][32], const float (&l)[2], int tile_i0) {
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    const float sum = quad_sum(l[r]);  // l was this thread's share of the row
-    inv_l[r] = sum > 0.f ? rcp_approx(sum) : 0.f;  // sum >= 1 (some term is 2^0 or more): no denormal
-  }
-  constexpr int kChunks = D / Shape<D>::kOutCols, kPerGroup = kChunks == 2 ? 2 : 1;  // chunks per bulk group
-  const int row0 = i0 + kStoreRows * warp;
-#pragma unroll
-  for (int chunk = 0; chunk < kChunks; ++chunk) {
-    float* staging = sm.o[c][chunk % 2];
-    if (chunk % kPerGroup == 0) {
-      if (lane == 0) bulk_wait_group_read<2 - kPerGroup>();  // the store that last read the buffer(s) is done ...
-      __syncwarp();  // ... and every lane of the warp knows it
+    for (int r = 0; r < 2; ++r) {
+      const float sum = quad_sum(l[r]);  // l was this thread's share of the row
+      inv_l[r] = sum > 0.f ? rcp_approx(sum) : 0.f;  // sum >= 1 (some term is 2^0 or more): no denormal
     }
+    i0 = tile_i0;
+    store_half(o, 0);
+    if constexpr (S::kColBlocks == 2) {
+      if (kDeferStore) pending = true;
+      else store_half(o, 1);
+    }
+  }
+  __device__ void finish(const float (&o)[S::kColBlocks][32]) {
+    if constexpr (S::kColBlocks == 2) {
+      if (pending) store_half(o, 1);
+      pending = false;
+    }
+  }
+
+ private:
+  __device__ void store_half(const float (&o)[S::kColBlocks][32], int half) {
+    const int thread = threadIdx.x % kWarpgroupThreads, warp = thread / 32, lane = thread % 32;
+    if (lane == 0) bulk_wait_group_read<0>();  // the stores that last read the buffers are done ...
+    __syncwarp();  // ... and every lane of the warp knows it
 #pragma unroll
-    for (int jj = 0; jj < 4; ++jj) {  // this chunk's 8-column groups j = 4 chunk + jj of the accumulator
-      const int j = 4 * chunk + jj;
+    for (int chunk = 0; chunk < 2; ++chunk) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int row = 16 * warp + lane / 4 + 8 * r;
-        const int byte = 4 * (8 * jj + 2 * (lane % 4));
-        const float2 value =
-            make_float2(o[j / 8][4 * (j % 8) + 2 * r] * inv_l[r], o[j / 8][4 * (j % 8) + 2 * r + 1] * inv_l[r]);
-        *reinterpret_cast<float2*>(reinterpret_cast<char*>(staging) + swizzle_128b(row, byte)) = value;
+      for (int jj = 0; jj < 4; ++jj) {  // the 8-column groups j = 8 half + 4 chunk + jj of the accumulator
+        const int j = 8 * half + 4 * chunk + jj;
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int row = 16 * warp + lane / 4 + 8 * r;
+          const int byte = 4 * (8 * jj + 2 * (lane % 4));
+          const float2 value =
+              make_float2(o[j / 8][4 * (j % 8) + 2 * r] * inv_l[r], o[j / 8][4 * (j % 8) + 2 * r + 1] * inv_l[r]);
+          *reinterpret_cast<float2*>(reinterpret_cast<char*>(sm.o[c][chunk]) + swizzle_128b(row, byte)) = value;
+        }
       }
     }
-    if (chunk % kPerGroup != kPerGroup - 1) continue;
     fence_proxy_async();  // the copy engine reads what these ordinary stores wrote
-    __syncwarp();  // the warp's 16 x 32 box(es) are written
+    __syncwarp();  // the warp's two 16 x 32 boxes are written
+    const int row0 = i0 + kStoreRows * warp;
     if (lane == 0 && row0 < n) {
 #pragma unroll
-      for (int g = chunk + 1 - kPerGroup; g <= chunk; ++g)
-        tma_store(o_map, sm.o[c][g % 2] + kStoreRows * warp * Shape<D>::kOutCols, Shape<D>::kOutCols * g, row0, bh);
+      for (int chunk = 0; chunk < 2; ++chunk)
+        tma_store(map, sm.o[c][chunk] + kStoreRows * warp * S::kOutCols, S::kOutCols * (2 * half + chunk), row0, bh);
       bulk_commit_group();
     }
   }
-}
+};
 
 // A shared query tile: consumer c > 0 hands its partial result (its row maxima m, row sums l and the
 // unnormalised o, over its run of key tiles) to consumer 0 through shared memory that a shared band leaves
@@ -348,7 +374,7 @@ __device__ void send_partial(SharedStorage<D>& sm, int c, const float (&o)[Shape
 
 // Consumer 0 folds in the other consumers' partials, as the online softmax folds in a key tile: with
 // m' = max(m, m_c), o = o 2^(m - m') + o_c 2^(m_c - m'), and l likewise (the other consumer's row sum is
-// added to one lane's share of l, which store_output sums over the four lanes). A consumer whose run of key
+// added to one lane's share of l, which OutputStore sums over the four lanes). A consumer whose run of key
 // tiles is empty (a window of fewer key tiles than consumers) sends nothing: there is nothing to add.
 template <int D>
 __device__ void merge_partials(SharedStorage<D>& sm, const Band& band, float (&o)[Shape<D>::kColBlocks][32],
@@ -400,6 +426,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
   const uint64_t v_ring = hide_address_bits(mnmajor_descriptor(smem_address(sm.v[0]), S::kBlockBytes));
   const auto stage_of = [&](int k) { return static_cast<unsigned>(k - band.first_key) % S::kKVStages; };
 
+  OutputStore<D> out{sm, o_map, c, bh, p.N};  // O's stores (at D = 128 a tile's second half waits in o)
   float o[S::kColBlocks][32];  // O of the current query tile, unnormalised, in the accumulator layout
   float m[2], l[2];  // this thread's two rows (accumulator_row): the running max and its share of the sum
   for (int q = band.first_tile + (shared ? 0 : c); q < band.end_tile; q += C) {
@@ -439,6 +466,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     };
     float alpha[2];  // how much the softmax's terms so far shrink with the new tile (the online softmax)
     uint32_t p_frag[16];  // P of the previous key tile, fp16 pairs: the A fragment of its O += P V
+    // With SWA07_OVERLAP = 1 that P V still reads p_frag while the softmax runs: the next P waits in p_next.
+    uint32_t p_next[16];
+    uint32_t(&p_out)[16] = kOverlap == 1 ? p_next : p_frag;  // where softmax_keeping_max writes P
     bool kept_max = false;  // the last tile's P is in p_frag already, and o needs no rescale (kKeepMax)
     // Given: most key tiles raise no row's max by much. Such a tile can keep the maxima the rows have:
     // P = 2^(S scale_log2 - m) may then exceed 1, which changes nothing in O = sum P V / sum P as long as
@@ -454,9 +484,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       for (int r = 0; r < 16; ++r) {  // s[2r], s[2r + 1] are one row's: accumulator_row(2r) = r % 2
         const float p0 = exp2_approx(fmaf(s[2 * r], scale_log2, -m[r % 2]));
         const float p1 = exp2_approx(fmaf(s[2 * r + 1], scale_log2, -m[r % 2]));
-        p_frag[r] = pack_half2(p0, p1);
+        p_out[r] = pack_half2(p0, p1);
       }
-      const float row0 = half2_row_sum(p_frag, 0), row1 = half2_row_sum(p_frag, 1);
+      const float row0 = half2_row_sum(p_out, 0), row1 = half2_row_sum(p_out, 1);
       constexpr float kLargestP = 16384.f;  // 2^14; "<=" is false for NaN (and inf: an fp16 sum past 65504)
       if (!__all_sync(0xffffffffu, row0 <= kLargestP && row1 <= kLargestP)) return false;
       l[0] += row0, l[1] += row1;
@@ -519,11 +549,6 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       for (int r = 0; r < 2; ++r) l[r] = l[r] * alpha[r] + (tile_sum[r][0] + tile_sum[r][1]);
       // END SOLUTION
     };
-    // The softmax of a tile while the tensor cores still work (SWA07_OVERLAP = 1): left to itself, ptxas
-    // would move the wait for them above the softmax (hopper.cuh, keep_before_wgmma_wait).
-    const auto softmax_before_the_wait = [&](float(&s)[32], int k) {
-      keep_before_wgmma_wait([&] { softmax(s, k); });
-    };
     const auto hand_back = [&](int k) {
       // Step 8: P V of key tile k has finished: if this consumer's next query tile does not read key tile k
       // (k < keep), hand its stage back (kv_empty, lane 0 of each warp) and move `released` past it;
@@ -545,13 +570,15 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       for (int b = 0; b < S::kColBlocks; ++b) fence_registers(o[b]);
       fence_registers(p_frag);
     };
-    const auto rescale_and_pack = [&](const float(&p_tile)[32]) {  // O *= alpha; P as the A fragment of P V
+    const auto rescale = [&] {  // O *= alpha
 #pragma unroll
       for (int b = 0; b < S::kColBlocks; ++b)
 #pragma unroll
         for (int e = 0; e < 32; ++e) o[b][e] *= alpha[accumulator_row(e)];
+    };
+    const auto pack = [&](uint32_t(&to)[16], const float(&p_tile)[32]) {  // P as the A fragment of P V
 #pragma unroll
-      for (int r = 0; r < 16; ++r) p_frag[r] = pack_half2(p_tile[2 * r], p_tile[2 * r + 1]);
+      for (int r = 0; r < 16; ++r) to[r] = pack_half2(p_tile[2 * r], p_tile[2 * r + 1]);
     };
     if (keys.first <= keys.last) {
       float s[32];  // S = Q K^T of a key tile, in the accumulator layout (hopper.cuh); then P
@@ -561,51 +588,65 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       wgmma_wait_group<0>();
       fence_registers(s);
       softmax(s, keys.first);
-#pragma unroll
-      for (int r = 0; r < 16; ++r) p_frag[r] = pack_half2(s[2 * r], s[2 * r + 1]);  // no o yet: nothing to rescale
+      pack(p_frag, s);  // no o yet: nothing to rescale
+      out.finish(o);  // the last tile's O, if part of it waits in o: the next P V overwrites o
       // o has no value before the first P V overwrites it: say so to the compiler (no instruction), so that it
       // neither zeroes o nor keeps its registers from the start of the tile on.
 #pragma unroll
       for (int b = 0; b < S::kColBlocks; ++b) leave_unset(o[b]);
+      bool rescale_o = false;  // SWA07_OVERLAP = 1: o waits for the last softmax's alpha
       for (int k = keys.first + 1; k <= keys.last; ++k) {
         wait_for_key_tile(k);
-        wgmma_fence();  // o was rescaled and p_frag written by ordinary code
-        if constexpr (kOverlap == 1) {  // S first: the softmax needs it; P V finishes under the softmax
+        if constexpr (kOverlap == 1) {  // S first; then O rescaled and P V issued; P V finishes under the softmax
+          wgmma_fence();  // s was last read by ordinary code
           issue_scores<D>(s, q_desc, k_of(k));
+          if (rescale_o) rescale();  // by the alpha of tile k - 1, while S runs
+          wgmma_fence();  // o was rescaled and p_frag written by ordinary code
           issue_pv<D>(o, p_frag, v_of(k - 1), k - 1 > keys.first);
           wgmma_wait_group<1>();  // S is in the registers; P V of tile k - 1 may still run
           fence_registers(s);
-          softmax_before_the_wait(s, k);
+          keep_before_wgmma_wait([&](int zero) {  // the tile index made opaque: hopper.cuh says why
+            softmax(s, k + zero);
+            if (!kept_max) pack(p_next, s);
+          });
           wgmma_wait_group<0>();  // O += P V of tile k - 1 is done: o and p_frag are free
           fence_pv_registers();
+          hand_back(k - 1);  // V of tile k - 1 is free
+#pragma unroll
+          for (int r = 0; r < 16; ++r) p_frag[r] = p_next[r];
+          rescale_o = !kept_max;
         } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
+          wgmma_fence();  // o was rescaled and p_frag written by ordinary code
           issue_pv<D>(o, p_frag, v_of(k - 1), k - 1 > keys.first);
           issue_scores<D>(s, q_desc, k_of(k));
           wgmma_wait_group<0>();  // S is in the registers; O += P V of tile k - 1 is done: o and p_frag are free
           fence_registers(s);
           fence_pv_registers();  // the softmax may write the next P into p_frag (softmax_keeping_max)
           softmax(s, k);
+          hand_back(k - 1);  // V of tile k - 1 is free
+          if (!kept_max) rescale(), pack(p_frag, s);
         }
-        hand_back(k - 1);  // V of tile k - 1 is free
-        if (!kept_max) rescale_and_pack(s);
       }
       // The last key tile's O += P V.
+      if (rescale_o) rescale();
       wgmma_fence();
       issue_pv<D>(o, p_frag, v_of(keys.last), keys.last > keys.first);
       wgmma_wait_group<0>();
       fence_pv_registers();
       hand_back(keys.last);
     } else {  // no key tile (a shared band's consumer when the window has fewer tiles than consumers): o = 0
+      out.finish(o);
 #pragma unroll
       for (int b = 0; b < S::kColBlocks; ++b) set_zero(o[b]);
     }
 
-    // Step 9: store this tile's 64 rows with store_output (given: it divides by l). A shared tile is stored
-    // once, by consumer 0, after the merge below.
+    // Step 9: store this tile's 64 rows, from query i0 on, with out.store (given: it divides by l). A shared
+    // tile is stored once, by consumer 0, after the merge below.
     // BEGIN SOLUTION
-    if (!shared) store_output<D>(sm, c, o, l, o_map, i0, bh, p.N);
+    if (!shared) out.store(o, l, i0);
     // END SOLUTION
   }
+  out.finish(o);  // the band's last tile of this consumer, if part of it waits in o
 
   // Step 10: hand back the band's key tiles this consumer has not handed back yet (as in Step 3), up to
   // band.last_key: the other consumers may still be waiting for their stages to be refilled.
@@ -626,8 +667,9 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       merge_partials<D>(sm, band, o, m, l);
       // Step 9 again, for the shared tile: store it.
       // BEGIN SOLUTION
-      store_output<D>(sm, c, o, l, o_map, band.first_tile * kTileM, bh, p.N);
+      out.store(o, l, band.first_tile * kTileM);
       // END SOLUTION
+      out.finish(o);
     }
   }
   // Each warp's O stores have read their staging before the block's shared memory goes. Their writes to

@@ -288,14 +288,21 @@ __device__ inline void wgmma_wait_group() {
 // ptxas schedules a wgmma_wait_group as early as its basic block allows (a wait costs it nothing in its
 // model), so ordinary code written between issuing a wgmma and waiting for it, the work meant to run while
 // the tensor cores do, can end up after the wait. Code passed to keep_before_wgmma_wait runs in a loop of
-// its own of one iteration, whose count neither compiler can see: no instruction moves in or out of it,
-// and the wait after it stays after it. Costs a compare and a branch.
+// its own of one iteration, whose count neither compiler can see, and the wait after it stays after it.
+// The compilers may still hoist out of that loop whatever its inputs fix (the loop invariants), running it
+// on every path before the loop, branches or not: code(zero) gets a 0 made inside the loop, which the
+// code adds to an input (a tile index, say) to keep the work that depends on it inside. Costs a compare and
+// a branch.
 template <class F>
 __device__ inline void keep_before_wgmma_wait(F&& code) {
   int once = 1;
   asm volatile("" : "+r"(once));  // an opaque 1
 #pragma unroll 1
-  for (int i = 0; i < once; ++i) code();
+  for (int i = 0; i < once; ++i) {
+    int zero = 0;
+    asm volatile("" : "+r"(zero));  // an opaque 0, made on each iteration: not a loop invariant
+    code(zero);
+  }
 }
 
 // The compiler does not know that wgmma writes its registers asynchronously: after wgmma_wait_group, tie
