@@ -53,7 +53,12 @@ if compgen -G ".whl/*.whl" > /dev/null; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     > "$out/wheels.log" 2>&1 && export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
 fi
-export SWA_COMMIT=${SWA_COMMIT:-$(git rev-parse --short HEAD 2> /dev/null || echo unknown)}
+# The commit measured; "+changes" when the tree built is not that commit's (a run on uncommitted work).
+if [[ -z ${SWA_COMMIT:-} ]]; then
+  SWA_COMMIT=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+  [[ $SWA_COMMIT != unknown ]] && ! git diff --quiet HEAD -- 2> /dev/null && SWA_COMMIT+="+changes"
+fi
+export SWA_COMMIT
 note "GPU: $(nvidia-smi --query-gpu=name,driver_version,clocks.sm --format=csv,noheader 2>/dev/null || echo none); bwrap: $(bwrap --version 2>/dev/null || echo none); commit $SWA_COMMIT"
 
 t0=$(date +%s)
