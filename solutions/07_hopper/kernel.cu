@@ -665,7 +665,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       if (band.has_partial<C>(c)) send_partial<D>(sm, c, o, m, l);
     } else {
       merge_partials<D>(sm, band, o, m, l);
-      // Step 9 again, for the shared tile: store it.
+      // Step 9 again, for the shared tile: store it (its first query is band.first_tile * kTileM).
       // BEGIN SOLUTION
       out.store(o, l, band.first_tile * kTileM);
       // END SOLUTION
