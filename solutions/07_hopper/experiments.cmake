@@ -27,6 +27,11 @@ if(SWA_STAGE07_VARIANTS)
   swa_stage07_variant(f_new_max_every_tile SWA07_KEEP_MAX=0)  # every key tile: row max, alpha, O rescaled
   swa_stage07_variant(i_overlap_three_consumers SWA07_OVERLAP=1 SWA07_CONSUMERS_D64=3)  # b with d's registers
   swa_stage07_variant(n_store_at_once SWA07_DEFER_STORE=0)  # D = 128: both halves of O stored at the tile's end
+  swa_stage07_variant(o_q_in_shared SWA07_Q_REGISTERS=0)  # D = 128: S = Q K^T reads Q from shared memory
+  swa_stage07_variant(p_narrow_pv SWA07_WIDE_PV=0)  # D = 128: O += P V as two m64n64k16 per k-step
+  swa_stage07_variant(q_d128_as_before SWA07_Q_REGISTERS=0 SWA07_WIDE_PV=0)  # both: the stage of commit 633b97c
+  # D = 64 with Q in registers: three consumers (four of 112 registers spill), one Q buffer each
+  swa_stage07_variant(s_q_registers_three_consumers SWA07_Q_REGISTERS=2 SWA07_CONSUMERS_D64=3 SWA07_Q_STAGES=1)
   swa_stage07_variant(x_launch_only SWA07_DIAGNOSTIC=1)  # returns at once: the launch and the timing's cost
   swa_stage07_variant(y_no_tensor_cores SWA07_DIAGNOSTIC=2)  # loads, barriers, softmax and stores; no wgmma
   get_property(targets GLOBAL PROPERTY SWA_STAGE07_VARIANT_TARGETS)

@@ -109,8 +109,10 @@ def run_length(window, bh, sms, stages, consumers, faults=()):
 class Block:
     """One block: the producer, C consumers, the copy engine, all as generators that yield 'wait' predicates."""
 
-    def __init__(self, window, first_tile, run, stages, q_stages, consumers, split, tile_bytes, rng, faults=()):
+    def __init__(self, window, first_tile, run, stages, q_stages, consumers, split, tile_bytes, rng, faults=(),
+                 q_in_registers=False):
         self.w, self.rng, self.faults = window, rng, faults
+        self.q_in_registers = q_in_registers  # D = 128: Q copied into registers, its buffer handed back at once
         self.S, self.QS, self.C = stages, q_stages, consumers
         self.first_tile = first_tile
         self.end_tile = min(first_tile + run, window.num_query_tiles)
@@ -216,6 +218,11 @@ class Block:
                 raise AssertionError(f"{who} reads Q buffer [{owner}][{buffer}] holding tile "
                                      f"{self.q_tile[owner][buffer]}, expected {q}")
             self.q_readers[owner][buffer].add(c)
+            if self.q_in_registers:  # the tile's Q is read into registers now; the buffer goes back at once
+                yield None
+                self.q_readers[owner][buffer].discard(c)
+                if not self.shared:
+                    self.q_empty[c][buffer].arrive(4, lap=lap, who=who)
 
             def start_read(k):
                 stage = (k - self.first_key) % self.S
@@ -232,7 +239,7 @@ class Block:
                 return lambda: self.kv_full[n % self.S].completed((n // self.S) & 1)
 
             def after_last_scores(k):
-                if k == kl and not self.shared:
+                if k == kl and not self.shared and not self.q_in_registers:
                     self.q_empty[c][buffer].arrive(4, lap=lap, who=who)
 
             nonlocal_released = [released]
@@ -348,7 +355,8 @@ def sweep(quick, schedules, seed, faults=()):
         for first_tile in range(0, window.num_query_tiles, run):
             for _ in range(schedules):
                 block = Block(window, first_tile, run, cfg["stages"], cfg["q_stages"], cfg["consumers"],
-                              cfg["split"], cfg["d"] * TILE * 2, random.Random(rng.random()), faults)
+                              cfg["split"], cfg["d"] * TILE * 2, random.Random(rng.random()), faults,
+                              q_in_registers=cfg["d"] == 128)
                 try:
                     block.run()
                 except (Hang, AssertionError) as e:

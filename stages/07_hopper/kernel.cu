@@ -23,6 +23,7 @@
 #include <algorithm>
 
 #include "hopper.cuh"
+#include "mma.cuh"  // ldmatrix_x4: Q into registers at D = 128
 #include "stage.h"
 
 // Switches for timing alternatives side by side (solutions/07_hopper/experiments.cmake builds each as a
@@ -45,6 +46,15 @@
 #ifndef SWA07_DEFER_STORE
 #define SWA07_DEFER_STORE 1  // 1: at D = 128 the second half of O is stored at the next tile's first P V (OutputStore)
 #endif
+#ifndef SWA07_Q_REGISTERS
+#define SWA07_Q_REGISTERS 1  // 1: at D = 128 Q is held in registers (S reads it from there); 2: at D = 64 too
+#endif
+#ifndef SWA07_WIDE_PV
+#define SWA07_WIDE_PV 1  // 1: at D = 128 O += P V is one m64n128k16 wgmma per k-step; 0: two of m64n64k16
+#endif
+#ifndef SWA07_Q_STAGES
+#define SWA07_Q_STAGES 0  // Q buffers per consumer: 0 chooses (Shape::kQStages), 1 or 2 forces it
+#endif
 #ifndef SWA07_NAME
 #define SWA07_NAME "07_hopper"
 #endif
@@ -58,6 +68,7 @@ constexpr bool kSplitKeys = SWA07_SPLIT_KEYS != 0;
 constexpr bool kTensorCores = SWA07_DIAGNOSTIC != 2;
 constexpr bool kKeepMax = SWA07_KEEP_MAX != 0;
 constexpr bool kDeferStore = SWA07_DEFER_STORE != 0;
+constexpr bool kWidePV = SWA07_WIDE_PV != 0;
 constexpr int kStoreRows = 16;  // rows of an O store: one warp's share of a query tile
 constexpr int kTileM = 64;  // queries per consumer tile: wgmma's M
 constexpr int kTileN = 64;  // keys per key tile: 81% of the (query, key) pairs visited are in a window of 128
@@ -75,7 +86,12 @@ struct Shape {
   static constexpr int kConsumers = D == 64 ? SWA07_CONSUMERS_D64 : 2;  // warpgroup 0 is the producer
   static constexpr int kThreads = kWarpgroupThreads * (1 + kConsumers);
   static constexpr int kConsumerWarps = 4 * kConsumers;  // a stage is free again once each has arrived
-  static constexpr int kQStages = kConsumers == 4 || D == 128 ? 1 : 2;  // Q tiles per consumer (2: the next one early)
+  static constexpr int kQStages =  // Q tiles per consumer (2: the next one early)
+      SWA07_Q_STAGES > 0 ? SWA07_Q_STAGES : kConsumers == 4 || D == 128 ? 1 : 2;
+  // At D = 128 a consumer copies its Q tile into registers (32 of them) as the tile starts and hands the
+  // buffer back at once: the producer loads the next Q a whole tile early, and S = Q K^T reads only K from
+  // shared memory. At D = 64 the consumers have no 16 registers to spare (112 each).
+  static constexpr bool kQInRegisters = (D == 128 || SWA07_Q_REGISTERS == 2) && SWA07_Q_REGISTERS != 0;
   static constexpr int kOutCols = 32;  // fp32 columns per O store: 128 bytes, one swizzled row
   static constexpr int kOutBytes = 2 * kTileM * kOutCols * 4;  // a consumer's two O staging buffers
   static constexpr int kReserved = 1024 + 2048;  // aligning the start; barriers and the merge's rows
@@ -245,9 +261,38 @@ __device__ void issue_scores(float (&s)[32], uint64_t q_desc, uint64_t k_desc) {
   wgmma_commit_group();
 }
 
+// The same with Q in registers (Shape::kQInRegisters): q[kk] is the A fragment of k-step kk, and only K is
+// read from shared memory.
+template <int D>
+__device__ void issue_scores(float (&s)[32], const uint32_t (&q)[D / 16][4], uint64_t k_desc) {
+  if constexpr (!kTensorCores) {
+    for (float& x : s) x = 0.f;
+    return;
+  }
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk)
+    wgmma_m64n64k16_rs(s, q[kk], descriptor_plus(k_desc, (kk / 4) * Shape<D>::kBlockBytes + (kk % 4) * 32), kk > 0);
+  wgmma_commit_group();
+}
+
+// Consumer warp `warp`'s 16 rows of a Q tile as the A fragments of S = Q K^T, one per k-step of 16 columns,
+// with ldmatrix (stage 06's address rule, mma.cuh: lane l reads row l % 16, columns 8 (l / 16) of the step)
+// from the 128B-swizzled tile: the 16 bytes a lane asks for sit where swizzle_128b puts them.
+template <int D>
+__device__ void load_query_fragments(uint32_t (&q)[D / 16][4], const __half* tile, int warp, int lane) {
+  const int row = 16 * warp + lane % 16;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    const int byte = (kk % 4) * 32 + 16 * (lane / 16);
+    const char* block = reinterpret_cast<const char*>(tile) + (kk / 4) * Shape<D>::kBlockBytes;
+    swa::mma::ldmatrix_x4(q[kk], reinterpret_cast<const __half*>(block + swizzle_128b(row, byte)));
+  }
+}
+
 // Issues O += P V as one wgmma group: 4 k-steps of 16 keys; A = P from registers, B = V (MN-major, 16 rows =
-// 2048 bytes per step), one wgmma of 64 output columns per column block. With accumulate = false, O = P V:
-// the first k-step ignores what o held. Until the group is waited for, neither o nor p may be touched.
+// 2048 bytes per step), one wgmma of 64 output columns per column block (at D = 128 one of 128 columns,
+// kWidePV: half the instructions). With accumulate = false, O = P V: the first k-step ignores what o held.
+// Until the group is waited for, neither o nor p may be touched.
 template <int D>
 __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&p)[16], uint64_t v_desc,
                          bool accumulate) {
@@ -255,10 +300,14 @@ __device__ void issue_pv(float (&o)[Shape<D>::kColBlocks][32], const uint32_t (&
 #pragma unroll
   for (int kk = 0; kk < kTileN / 16; ++kk) {
     const uint32_t a[4] = {p[4 * kk], p[4 * kk + 1], p[4 * kk + 2], p[4 * kk + 3]};
+    if constexpr (Shape<D>::kColBlocks == 2 && kWidePV) {
+      wgmma_m64n128k16_rs_nmajor(o[0], o[1], a, descriptor_plus(v_desc, kk * 16 * 128), kk > 0 || accumulate);
+    } else {
 #pragma unroll
-    for (int b = 0; b < Shape<D>::kColBlocks; ++b)
-      wgmma_m64n64k16_rs_nmajor(o[b], a, descriptor_plus(v_desc, b * Shape<D>::kBlockBytes + kk * 16 * 128),
-                                kk > 0 || accumulate);
+      for (int b = 0; b < Shape<D>::kColBlocks; ++b)
+        wgmma_m64n64k16_rs_nmajor(o[b], a, descriptor_plus(v_desc, b * Shape<D>::kBlockBytes + kk * 16 * 128),
+                                  kk > 0 || accumulate);
+    }
   }
   wgmma_commit_group();
 }
@@ -420,6 +469,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
   OutputStore<D> out{sm, o_map, c, bh, p.N};  // O's stores (at D = 128 a tile's second half waits in o)
   float o[S::kColBlocks][32];  // O of the current query tile, unnormalised, in the accumulator layout
   float m[2], l[2];  // this thread's two rows (accumulator_row): the running max and its share of the sum
+  uint32_t q_frag[D / 16][4];  // Q of the current tile as wgmma A fragments (only with Shape::kQInRegisters)
   for (int q = band.first_tile + (shared ? 0 : c); q < band.end_tile; q += C) {
     const int i0 = q * kTileM;  // the tile's first query
     const unsigned turn = static_cast<unsigned>(q - band.first_tile) / C;  // this consumer's turn-th tile of the band
@@ -436,6 +486,13 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     // after they have landed (wait for kv_full first: then no arrival counts towards the wrong lap). Lane 0
     // of each warp arrives. Then wait for this tile's Q (q_full[q_owner][buffer], its lap).
     // TODO(student): write this step.
+    // Given: at D = 128 (Shape::kQInRegisters) Q goes into registers now, and its buffer back to the
+    // producer at once (lane 0 of each warp, once the warp has read it), not in Step 5.
+    if constexpr (S::kQInRegisters) {
+      load_query_fragments<D>(q_frag, sm.q[q_owner][buffer], warp, lane);
+      __syncwarp();
+      if (!shared && lane == 0) mbarrier_arrive(&sm.q_empty[c][buffer]);
+    }
 
     // The walk over keys.first .. keys.last. Each of its key tiles k goes through, in this order: wait for
     // K and V (Step 4); S = Q K^T on the tensor cores, issued together with O += P V of tile k - 1; the
@@ -477,7 +534,8 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     const auto softmax = [&](float(&s)[32], int k) {
       // Step 5: after the last key tile's S (k == keys.last), this consumer no longer reads its Q buffer:
       // release it (q_empty, lane 0 of each warp), so the producer can load a later tile into it. A shared
-      // band's Q is never reloaded: nothing to release.
+      // band's Q is never reloaded: nothing to release. Nor is there anything at D = 128, where the given
+      // code after Step 3 has released it already (S::kQInRegisters).
       // TODO(student): write this step.
 
       // Step 6: outside the unmasked middle `full`, hide (-infinity) every score that the window or N hides.
@@ -508,6 +566,10 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     };
     const auto k_of = [&](int k) { return descriptor_plus(k_ring, stage_of(k) * sizeof(sm.k[0])); };
     const auto v_of = [&](int k) { return descriptor_plus(v_ring, stage_of(k) * sizeof(sm.v[0])); };
+    const auto issue_s = [&](float(&s)[32], int k) {  // S = Q K^T of key tile k, Q from shared memory or registers
+      if constexpr (S::kQInRegisters) issue_scores<D>(s, q_frag, k_of(k));
+      else issue_scores<D>(s, q_desc, k_of(k));
+    };
 
     m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.f;  // o: the walk's first P V writes it (accumulate = false)
     // After the wait for a P V: o and p_frag, which it read and wrote, are ordinary registers again.
@@ -530,7 +592,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
       float s[32];  // S = Q K^T of a key tile, in the accumulator layout (hopper.cuh); then P
       wait_for_key_tile(keys.first);
       wgmma_fence();  // s's registers were last touched by ordinary code
-      issue_scores<D>(s, q_desc, k_of(keys.first));
+      issue_s(s, keys.first);
       wgmma_wait_group<0>();
       fence_registers(s);
       softmax(s, keys.first);
@@ -545,7 +607,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
         wait_for_key_tile(k);
         if constexpr (kOverlap == 1) {  // S first; then O rescaled and P V issued; P V finishes under the softmax
           wgmma_fence();  // s was last read by ordinary code
-          issue_scores<D>(s, q_desc, k_of(k));
+          issue_s(s, k);
           if (rescale_o) rescale();  // by the alpha of tile k - 1, while S runs
           wgmma_fence();  // o was rescaled and p_frag written by ordinary code
           issue_pv<D>(o, p_frag, v_of(k - 1), k - 1 > keys.first);
@@ -564,7 +626,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
         } else {  // both at once, then the softmax: the other consumers keep the tensor cores busy meanwhile
           wgmma_fence();  // o was rescaled and p_frag written by ordinary code
           issue_pv<D>(o, p_frag, v_of(k - 1), k - 1 > keys.first);
-          issue_scores<D>(s, q_desc, k_of(k));
+          issue_s(s, k);
           wgmma_wait_group<0>();  // S is in the registers; O += P V of tile k - 1 is done: o and p_frag are free
           fence_registers(s);
           fence_pv_registers();  // the softmax may write the next P into p_frag (softmax_keeping_max)
