@@ -6,6 +6,9 @@
 #   REPEATS=20 tools/gpu-check.sh --only repeat       (RESUME=1: keep the grades an earlier call left in
 #                                                      build/gpu-check/repeat; REPEAT_SECONDS: its time limit)
 #   TESTS=TrustGpu tools/gpu-check.sh --only tests   the tests whose names match a regular expression
+#   SWA_COMMIT=5f1f585 tools/gpu-check.sh ...         the commit the result files record (default: this
+#                                                      checkout's HEAD, "+changes" if the tree differs; a
+#                                                      copy of the tree made elsewhere may carry an older .git)
 #
 # Sections (each writes its logs and JSON to build/gpu-check/, and to $OUT when it is set):
 #   build       configure and build preset "gpu" (sm_90, and sm_90a where a stage asks; .deps/ for the
