@@ -429,6 +429,21 @@ __device__ void store_swizzled(__half* tile, const __half* src, int rows, int co
   }
 }
 
+// Where a computed S [64][64] differs from A B^T (A, B [64][K], row-major) taken in double: "" when nowhere.
+std::string scores_differ(const std::vector<float>& got, const std::vector<float>& a, const std::vector<float>& b,
+                          int K) {
+  std::vector<float> want(64 * 64);
+  for (int i = 0; i < 64; ++i)
+    for (int j = 0; j < 64; ++j) {
+      double sum = 0;
+      for (int k = 0; k < K; ++k) sum += static_cast<double>(a[i * K + k]) * b[j * K + k];
+      want[i * 64 + j] = static_cast<float>(sum);
+    }
+  return differences(got, want, [](size_t i) {
+    return "S[" + std::to_string(i / 64) + "][" + std::to_string(i % 64) + "]";
+  });
+}
+
 // s = A B^T for A [64][K] and B [64][K] (both K-major), K / 16 wgmma k-steps, as stage 07's scores().
 // out[i][j] is written through AccumulatorCoord.
 __global__ void wgmma_ss_product(const __half* a, const __half* b, int K, float* out) {
@@ -459,16 +474,7 @@ void check_wgmma_ss(int K, uint32_t seed) {
   Buffer<float> out(std::vector<float>(64 * 64, NAN));
   wgmma_ss_product<<<1, 128, 2 * swizzled_tile_bytes(64, K) + kSwizzleAtomBytes>>>(da.ptr, db.ptr, K, out.ptr);
   LAUNCHED("wgmma_ss_product");
-  std::vector<float> want(64 * 64);
-  for (int i = 0; i < 64; ++i)
-    for (int j = 0; j < 64; ++j) {
-      double sum = 0;
-      for (int k = 0; k < K; ++k) sum += static_cast<double>(a[i * K + k]) * b[j * K + k];
-      want[i * 64 + j] = static_cast<float>(sum);
-    }
-  const std::string diff = differences(out.download(), want, [](size_t i) {
-    return "S[" + std::to_string(i / 64) + "][" + std::to_string(i % 64) + "]";
-  });
+  const std::string diff = scores_differ(out.download(), a, b, K);
   EXPECT_TRUE(diff.empty() || K > 16) << "one wgmma m64n64k16 (SS, K-major, 128B swizzle): the descriptor or the "
                                          "accumulator layout (AccumulatorCoord) is wrong: "
                                       << diff;
@@ -493,10 +499,59 @@ GPU_TEST(WgmmaSS, TwoColumnBlocks) {
   check_wgmma_ss(128, 13);
 }
 
+// s = A B^T as wgmma_ss_product, with A in registers: its swizzled tile read by load_a_fragments (ldmatrix),
+// as stage 07 holds Q at D = 128; B K-major in shared memory (imm-trans-b = 0).
+template <int K>
+__global__ void wgmma_rs_kmajor_product(const __half* a, const __half* b, float* out) {
+  __half* a_tile = reinterpret_cast<__half*>(aligned_smem());
+  __half* b_tile = a_tile + swizzled_tile_bytes(64, K) / 2;
+  store_swizzled(a_tile, a, 64, K);
+  store_swizzled(b_tile, b, 64, K);
+  fence_proxy_async();
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  uint32_t frag[K / 16][4];
+  load_a_fragments<K>(frag, a_tile, warp, lane);
+  float s[32];
+  wgmma_fence();
+  for (int kk = 0; kk < K / 16; ++kk)
+    wgmma_m64n64k16_rs(s, frag[kk], kmajor_descriptor(smem_address(b_tile) + (kk / 4) * 64 * 128 + (kk % 4) * 32),
+                       kk > 0);
+  wgmma_commit_group();
+  wgmma_wait_group<0>();
+  fence_registers(s);
+  const AccumulatorCoord coord{0, 0, warp, lane};
+  for (int e = 0; e < 32; ++e) out[coord(e).i * 64 + coord(e).j] = s[e];
+}
+
+template <int K>
+void check_wgmma_rs_kmajor(uint32_t seed) {
+  const std::vector<float> a = small_integers(64 * K, seed), b = small_integers(64 * K, seed + 1);
+  Buffer<__half> da(to_half(a)), db(to_half(b));
+  Buffer<float> out(std::vector<float>(64 * 64, NAN));
+  wgmma_rs_kmajor_product<K><<<1, 128, 2 * swizzled_tile_bytes(64, K) + kSwizzleAtomBytes>>>(da.ptr, db.ptr, out.ptr);
+  LAUNCHED("wgmma_rs_kmajor_product");
+  const std::string diff = scores_differ(out.download(), a, b, K);
+  EXPECT_TRUE(diff.empty()) << "S = A B^T over K = " << K << " with A from registers (load_a_fragments: ldmatrix "
+                            << "from the swizzled tile) and B K-major (wgmma_m64n64k16_rs): " << diff;
+}
+
+GPU_TEST(WgmmaRS, KMajorBAndAFromLdmatrixOneColumnBlock) {
+  REQUIRE_SM90();
+  check_wgmma_rs_kmajor<64>(31);
+}
+
+GPU_TEST(WgmmaRS, KMajorBAndAFromLdmatrixTwoColumnBlocks) {
+  REQUIRE_SM90();
+  check_wgmma_rs_kmajor<128>(32);
+}
+
 // o = P V for P [64][keys] and V [keys][D] (keys = 16 or 64, D = 64 or 128), as stage 07's accumulate_pv():
 // P is held as an accumulator of 64 x keys (AccumulatorCoord), packed in pairs into A fragments; V is
 // stored as a tile of `keys` rows of D, N-major for wgmma. out[i][d] is written through AccumulatorCoord.
-__global__ void wgmma_rs_product(const float* p, const __half* v, int keys, int D, float* out) {
+// wide (D = 128): one wgmma of 128 columns per k-step (wgmma_m64n128k16_rs_nmajor, the descriptor's LBO
+// stepping from one column block of V to the next) instead of one of 64 per column block.
+__global__ void wgmma_rs_product(const float* p, const __half* v, int keys, int D, bool wide, float* out) {
   __half* v_tile = reinterpret_cast<__half*>(aligned_smem());
   store_swizzled(v_tile, v, keys, D);
   fence_proxy_async();
@@ -511,9 +566,13 @@ __global__ void wgmma_rs_product(const float* p, const __half* v, int keys, int 
     const uint32_t a[4] = {pack_half2(s[0], s[1]), pack_half2(s[2], s[3]), pack_half2(s[4], s[5]),
                            pack_half2(s[6], s[7])};
     wgmma_fence();
-    for (int b = 0; b < D / 64; ++b)
-      wgmma_m64n64k16_rs_nmajor(
-          o[b], a, mnmajor_descriptor(smem_address(v_tile) + b * keys * 128 + kk * 16 * 128, keys * 128), true);
+    if (wide)
+      wgmma_m64n128k16_rs_nmajor(o[0], o[1], a, mnmajor_descriptor(smem_address(v_tile) + kk * 16 * 128, keys * 128),
+                                 true);
+    else
+      for (int b = 0; b < D / 64; ++b)
+        wgmma_m64n64k16_rs_nmajor(
+            o[b], a, mnmajor_descriptor(smem_address(v_tile) + b * keys * 128 + kk * 16 * 128, keys * 128), true);
     wgmma_commit_group();
     wgmma_wait_group<0>();
     fence_registers(o[0]);
@@ -524,12 +583,13 @@ __global__ void wgmma_rs_product(const float* p, const __half* v, int keys, int 
     for (int e = 0; e < 32; ++e) out[coord(e).i * D + 64 * b + coord(e).j] = o[b][e];
 }
 
-void check_wgmma_rs(int keys, int D, uint32_t seed) {
+void check_wgmma_rs(int keys, int D, uint32_t seed, bool wide = false) {
   const std::vector<float> p = small_integers(64 * keys, seed), v = small_integers(keys * D, seed + 1);
   Buffer<float> dp(p);
   Buffer<__half> dv(to_half(v));
   Buffer<float> out(std::vector<float>(64 * D, NAN));
-  wgmma_rs_product<<<1, 128, swizzled_tile_bytes(keys, D) + kSwizzleAtomBytes>>>(dp.ptr, dv.ptr, keys, D, out.ptr);
+  const size_t smem = swizzled_tile_bytes(keys, D) + kSwizzleAtomBytes;
+  wgmma_rs_product<<<1, 128, smem>>>(dp.ptr, dv.ptr, keys, D, wide, out.ptr);
   LAUNCHED("wgmma_rs_product");
   std::vector<float> want(64 * D);
   for (int i = 0; i < 64; ++i)
@@ -543,7 +603,8 @@ void check_wgmma_rs(int keys, int D, uint32_t seed) {
   });
   EXPECT_TRUE(diff.empty()) << "O = P V with P from registers (A fragment = accumulator pairs packed to fp16) and "
                             << "V N-major in shared memory (imm-trans-b = 1), " << keys << " keys, D = " << D
-                            << (keys == 16 ? " (one wgmma per column block)" : " (k-steps of 16 rows = 2048 bytes)")
+                            << (wide ? " (one m64n128k16 per k-step)"
+                                : keys == 16 ? " (one wgmma per column block)" : " (k-steps of 16 rows = 2048 bytes)")
                             << ": " << diff;
 }
 
@@ -560,6 +621,11 @@ GPU_TEST(WgmmaRS, AccumulatorAsAFragmentOver64Keys) {
 GPU_TEST(WgmmaRS, TwoColumnBlocksOfV) {
   REQUIRE_SM90();
   check_wgmma_rs(64, 128, 23);
+}
+
+GPU_TEST(WgmmaRS, OneWideWgmmaAcrossBothColumnBlocksOfV) {
+  REQUIRE_SM90();
+  check_wgmma_rs(64, 128, 24, true);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -616,16 +682,7 @@ GPU_TEST(Together, TmaSwizzleIsTheOneWgmmaReads) {
                                                                                         status.ptr);
     LAUNCHED("tma_then_wgmma");
     ASSERT_EQ(status.download()[0], 1) << "D = " << D << ": the TMA loads never completed the mbarrier";
-    std::vector<float> want(64 * 64);
-    for (int i = 0; i < 64; ++i)
-      for (int j = 0; j < 64; ++j) {
-        double sum = 0;
-        for (int d = 0; d < D; ++d) sum += static_cast<double>(q[i * D + d]) * k[j * D + d];
-        want[i * 64 + j] = static_cast<float>(sum);
-      }
-    const std::string diff = differences(out.download(), want, [](size_t i) {
-      return "S[" + std::to_string(i / 64) + "][" + std::to_string(i % 64) + "]";
-    });
+    const std::string diff = scores_differ(out.download(), q, k, D);
     EXPECT_TRUE(diff.empty()) << "D = " << D << ": Q, K loaded by TMA (CU_TENSOR_MAP_SWIZZLE_128B), S = Q K^T by "
                               << "wgmma (descriptor swizzle 128B). If WgmmaSS passes and this fails, TMA's swizzle "
                               << "and the descriptor disagree: " << diff;

@@ -23,7 +23,6 @@
 #include <algorithm>
 
 #include "hopper.cuh"
-#include "mma.cuh"  // ldmatrix_x4: Q into registers at D = 128
 #include "stage.h"
 
 // Switches for timing alternatives side by side (solutions/07_hopper/experiments.cmake builds each as a
@@ -275,20 +274,6 @@ __device__ void issue_scores(float (&s)[32], const uint32_t (&q)[D / 16][4], uin
   wgmma_commit_group();
 }
 
-// Consumer warp `warp`'s 16 rows of a Q tile as the A fragments of S = Q K^T, one per k-step of 16 columns,
-// with ldmatrix (stage 06's address rule, mma.cuh: lane l reads row l % 16, columns 8 (l / 16) of the step)
-// from the 128B-swizzled tile: the 16 bytes a lane asks for sit where swizzle_128b puts them.
-template <int D>
-__device__ void load_query_fragments(uint32_t (&q)[D / 16][4], const __half* tile, int warp, int lane) {
-  const int row = 16 * warp + lane % 16;
-#pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) {
-    const int byte = (kk % 4) * 32 + 16 * (lane / 16);
-    const char* block = reinterpret_cast<const char*>(tile) + (kk / 4) * Shape<D>::kBlockBytes;
-    swa::mma::ldmatrix_x4(q[kk], reinterpret_cast<const __half*>(block + swizzle_128b(row, byte)));
-  }
-}
-
 // Issues O += P V as one wgmma group: 4 k-steps of 16 keys; A = P from registers, B = V (MN-major, 16 rows =
 // 2048 bytes per step), one wgmma of 64 output columns per column block (at D = 128 one of 128 columns,
 // kWidePV: half the instructions). With accumulate = false, O = P V: the first k-step ignores what o held.
@@ -489,7 +474,7 @@ __device__ void consume(SharedStorage<D>& sm, const Band& band, const swa::Probl
     // Given: at D = 128 (Shape::kQInRegisters) Q goes into registers now, and its buffer back to the
     // producer at once (lane 0 of each warp, once the warp has read it), not in Step 5.
     if constexpr (S::kQInRegisters) {
-      load_query_fragments<D>(q_frag, sm.q[q_owner][buffer], warp, lane);
+      load_a_fragments<D>(q_frag, sm.q[q_owner][buffer], warp, lane);  // hopper.cuh
       __syncwarp();
       if (!shared && lane == 0) mbarrier_arrive(&sm.q_empty[c][buffer]);
     }

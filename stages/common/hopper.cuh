@@ -54,6 +54,7 @@
 #include <string>
 
 #include "cuda_check.h"
+#include "mma.cuh"  // ldmatrix_x4 (load_a_fragments)
 #include "problem.h"
 #include "tile_mask.h"
 
@@ -399,6 +400,21 @@ __device__ inline void wgmma_m64n64k16_rs(float (&d)[32], const uint32_t (&a)[4]
         "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b), "r"(static_cast<int>(accumulate))
       : "memory");
+}
+
+// Warp `warp`'s 16 rows of a 64-row, K-column fp16 tile, kept as TMA writes it (64-column blocks of 64 rows
+// x 128 bytes, each 128B-swizzled), as the A fragments of wgmma: a[kk] for k-step kk (columns 16 kk ..
+// 16 kk + 15). One ldmatrix_x4 per k-step with stage 06's address rule (mma.cuh: lane l reads row l % 16,
+// columns 8 (l / 16) of the step); each lane's 16 bytes sit where swizzle_128b puts them.
+template <int K>
+__device__ inline void load_a_fragments(uint32_t (&a)[K / 16][4], const __half* tile, int warp, int lane) {
+  const int row = 16 * warp + lane % 16;
+#pragma unroll
+  for (int kk = 0; kk < K / 16; ++kk) {
+    const char* block = reinterpret_cast<const char*>(tile) + (kk / 4) * 64 * kSwizzleBytes;
+    const int byte = (kk % 4) * 32 + 16 * (lane / 16);
+    swa::mma::ldmatrix_x4(a[kk], reinterpret_cast<const __half*>(block + swizzle_128b(row, byte)));
+  }
 }
 
 // wgmma.mma_async m64n128k16 f32 += f16 * f16, A in registers, B in shared memory transposed (RS, N-major):
