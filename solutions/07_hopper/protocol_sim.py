@@ -92,6 +92,7 @@ FAULTS = {
     "release_unlanded": "Step 3 hands back a key tile without waiting for it to land",
     "hand_back_before_pv": "a key tile is handed back before the P V that reads its V has finished",
     "q_release_before_last_s": "Q is handed back before the last S = Q K^T has read it",
+    "q_release_before_copy": "at D = 128, Q is handed back before the consumer has copied it into registers",
     "wrong_parity": "the producer waits on kv_empty for the lap's own parity",
 }
 
@@ -219,9 +220,12 @@ class Block:
                                      f"{self.q_tile[owner][buffer]}, expected {q}")
             self.q_readers[owner][buffer].add(c)
             if self.q_in_registers:  # the tile's Q is read into registers now; the buffer goes back at once
-                yield None
+                early = "q_release_before_copy" in self.faults
+                if early and not self.shared:
+                    self.q_empty[c][buffer].arrive(4, lap=lap, who=who)
+                yield None  # load_a_fragments
                 self.q_readers[owner][buffer].discard(c)
-                if not self.shared:
+                if not early and not self.shared:
                     self.q_empty[c][buffer].arrive(4, lap=lap, who=who)
 
             def start_read(k):
